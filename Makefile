@@ -1,0 +1,43 @@
+# Thin targets over cargo and the `exhibits` binary. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+AS_OF ?= 2024-12-31
+DEMO  ?= data/demo
+EXHIBITS := cargo run --quiet --bin exhibits --
+
+.PHONY: help build run demo-data test lint fmt clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## Build the exhibits binary (dev profile)
+	cargo build --bin exhibits
+
+demo-data: $(DEMO)/manifest.json ## Generate the demo vendor drop (scale s) if it is not there
+
+$(DEMO)/manifest.json:
+	$(EXHIBITS) gen --scale s --out $(DEMO) > /dev/null
+
+run: build demo-data ## Run the nightly pipeline on the demo data into ./var (AS_OF=2024-12-31)
+	$(EXHIBITS) run --pipeline pipelines/nightly.toml --as-of $(AS_OF)
+	@echo
+	@echo "Published (Parquet, Hive partitions as_of=$(AS_OF)):"
+	@find var/publish -name '*.parquet' -path '*as_of=$(AS_OF)*' | sort | sed 's/^/  /'
+	@echo "  var/publish/manifests/as_of=$(AS_OF).json   (datasets, rows, sha256, schemas, inputs)"
+	@echo "  var/publish/latest.json                    (the last complete run)"
+	@echo "Lake: var/lake (typed Parquet, quarantine, ledger, raw archive). See README.md to open the outputs."
+
+test: ## Run every test (unit, SQL models, golden real data, CLI)
+	cargo test --workspace --no-fail-fast
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+clean: ## Remove build output, demo data and local runs
+	cargo clean
+	rm -rf var $(DEMO)

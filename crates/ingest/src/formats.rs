@@ -1,0 +1,573 @@
+//! The vendor formats: header recognition, per-row parsing and validation, canonical schemas.
+//!
+//! Each reader turns a file into one canonical [`RecordBatch`] plus the rejected rows. A file
+//! whose header is not the layout its source names is a bad file (one error naming the file,
+//! what was expected and what was found); a row that fails is rejected with its line and column.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use exhibits_core::pipeline::{ReturnBasis, Source, SourceFormat};
+
+use crate::{IngestError, Rejected};
+
+/// `index_levels`: one row per index per date. At least one of the two levels is present.
+pub fn index_levels_schema() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("date", DataType::Date32, false),
+            Field::new("index_id", DataType::Utf8, false),
+            Field::new("price_level", DataType::Float64, true),
+            Field::new("total_return_level", DataType::Float64, true),
+            Field::new("source", DataType::Utf8, false),
+        ]))
+    });
+    S.clone()
+}
+
+/// `yields`: one row per series per date, in percent.
+pub fn yields_schema() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("date", DataType::Date32, false),
+            Field::new("series_id", DataType::Utf8, false),
+            Field::new("yield_pct", DataType::Float64, false),
+            Field::new("source", DataType::Utf8, false),
+        ]))
+    });
+    S.clone()
+}
+
+/// `quarantine`: every rejected row with where it came from and why.
+pub fn quarantine_schema() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("source", DataType::Utf8, false),
+            Field::new("file", DataType::Utf8, false),
+            Field::new("line", DataType::UInt64, false),
+            Field::new("column", DataType::Utf8, true),
+            Field::new("raw", DataType::Utf8, false),
+            Field::new("reason", DataType::Utf8, false),
+        ]))
+    });
+    S.clone()
+}
+
+/// A parsed file.
+pub(crate) struct Parsed {
+    pub(crate) batch: RecordBatch,
+    pub(crate) rejected: Vec<Rejected>,
+    pub(crate) rows_read: u64,
+    pub(crate) max_date: Option<NaiveDate>,
+}
+
+/// The yield range accepted, in percent: anything outside is a vendor error, not a market.
+const YIELD_RANGE: std::ops::RangeInclusive<f64> = -5.0..=25.0;
+
+/// Where each field of a row sits, once the header is recognised.
+struct Layout {
+    date: usize,
+    id: Option<usize>,
+    price: Option<usize>,
+    total: Option<usize>,
+    value: Option<usize>,
+}
+
+fn header_names(headers: &csv::StringRecord) -> Vec<String> {
+    headers
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect()
+}
+
+fn layout(source: &Source, names: &[String]) -> Option<Layout> {
+    let pos = |n: &str| names.iter().position(|h| h == n);
+    let exact =
+        |want: &[&str]| names.len() == want.len() && names.iter().zip(want).all(|(a, b)| a == b);
+    match source.format {
+        SourceFormat::CanonicalIndexLevels => {
+            exact(&["date", "index_id", "price_level", "total_return_level"]).then_some(Layout {
+                date: 0,
+                id: Some(1),
+                price: Some(2),
+                total: Some(3),
+                value: None,
+            })
+        }
+        SourceFormat::CanonicalYields => exact(&["date", "yield_pct"]).then_some(Layout {
+            date: 0,
+            id: None,
+            price: None,
+            total: None,
+            value: Some(1),
+        }),
+        SourceFormat::YahooClose | SourceFormat::YahooYield => {
+            let short = exact(&["Date", "Close"]);
+            let full = exact(&[
+                "Date",
+                "Open",
+                "High",
+                "Low",
+                "Close",
+                "Adj Close",
+                "Volume",
+            ]);
+            if !short && !full {
+                return None;
+            }
+            // The adjusted close of the full layout is the total-return proxy; the short layout
+            // carries one close whose basis the pipeline states.
+            let column = match (
+                source.format,
+                source.basis.unwrap_or(ReturnBasis::TotalReturn),
+                full,
+            ) {
+                (SourceFormat::YahooClose, ReturnBasis::TotalReturn, true) => pos("Adj Close"),
+                _ => pos("Close"),
+            };
+            Some(match source.format {
+                SourceFormat::YahooYield => Layout {
+                    date: 0,
+                    id: None,
+                    price: None,
+                    total: None,
+                    value: column,
+                },
+                _ => match source.basis.unwrap_or(ReturnBasis::TotalReturn) {
+                    ReturnBasis::TotalReturn => Layout {
+                        date: 0,
+                        id: None,
+                        price: None,
+                        total: column,
+                        value: None,
+                    },
+                    ReturnBasis::Price => Layout {
+                        date: 0,
+                        id: None,
+                        price: column,
+                        total: None,
+                        value: None,
+                    },
+                },
+            })
+        }
+    }
+}
+
+fn expected_header(format: SourceFormat) -> &'static str {
+    match format {
+        SourceFormat::CanonicalIndexLevels => "date,index_id,price_level,total_return_level",
+        SourceFormat::CanonicalYields => "date,yield_pct",
+        SourceFormat::YahooClose | SourceFormat::YahooYield => {
+            "Date,Close or Date,Open,High,Low,Close,Adj Close,Volume"
+        }
+    }
+}
+
+/// A rejected field: the column and why.
+type FieldError = (String, String);
+
+fn parse_date(
+    names: &[String],
+    rec: &csv::StringRecord,
+    i: usize,
+) -> Result<NaiveDate, FieldError> {
+    let raw = rec.get(i).unwrap_or("").trim();
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        (
+            names[i].clone(),
+            format!("expected a date like 2024-06-28, found {raw:?}"),
+        )
+    })
+}
+
+fn parse_number(
+    names: &[String],
+    rec: &csv::StringRecord,
+    i: usize,
+    required: bool,
+) -> Result<Option<f64>, FieldError> {
+    let raw = rec.get(i).unwrap_or("").trim();
+    if raw.is_empty() {
+        return if required {
+            Err((names[i].clone(), "missing value".into()))
+        } else {
+            Ok(None)
+        };
+    }
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err((
+            names[i].clone(),
+            format!("expected a number, found {raw:?}"),
+        )),
+    }
+}
+
+fn positive_level(names: &[String], i: usize, v: Option<f64>) -> Result<Option<f64>, FieldError> {
+    match v {
+        Some(x) if x <= 0.0 => Err((
+            names[i].clone(),
+            format!("a level must be positive, found {x}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// One accepted row, before it goes into Arrow arrays.
+struct Row {
+    date: NaiveDate,
+    id: String,
+    price: Option<f64>,
+    total: Option<f64>,
+    value: f64,
+}
+
+fn parse_row(
+    source: &Source,
+    lay: &Layout,
+    names: &[String],
+    rec: &csv::StringRecord,
+) -> Result<Row, FieldError> {
+    if rec.len() != names.len() {
+        return Err((
+            String::new(),
+            format!("expected {} fields, found {}", names.len(), rec.len()),
+        ));
+    }
+    let date = parse_date(names, rec, lay.date)?;
+    let id = match lay.id {
+        Some(i) => {
+            let v = rec.get(i).unwrap_or("").trim();
+            if v.is_empty() {
+                return Err((names[i].clone(), "missing value".into()));
+            }
+            v.to_string()
+        }
+        None => source
+            .index_id
+            .clone()
+            .or_else(|| source.series_id.clone())
+            .expect("validated by the pipeline loader"),
+    };
+    let price = lay
+        .price
+        .map(|i| {
+            parse_number(names, rec, i, lay.total.is_none())
+                .and_then(|v| positive_level(names, i, v))
+        })
+        .transpose()?
+        .flatten();
+    let total = lay
+        .total
+        .map(|i| {
+            parse_number(names, rec, i, lay.price.is_none())
+                .and_then(|v| positive_level(names, i, v))
+        })
+        .transpose()?
+        .flatten();
+    if lay.price.is_some() && lay.total.is_some() && price.is_none() && total.is_none() {
+        return Err((
+            names[lay.price.unwrap()].clone(),
+            "both price_level and total_return_level are missing".into(),
+        ));
+    }
+    let value = match lay.value {
+        Some(i) => {
+            let v = parse_number(names, rec, i, true)?.expect("required");
+            if !YIELD_RANGE.contains(&v) {
+                return Err((
+                    names[i].clone(),
+                    format!("a yield in percent must be within -5..25, found {v}"),
+                ));
+            }
+            v
+        }
+        None => f64::NAN,
+    };
+    Ok(Row {
+        date,
+        id,
+        price,
+        total,
+        value,
+    })
+}
+
+fn raw_text(rec: &csv::StringRecord) -> String {
+    rec.iter().collect::<Vec<_>>().join(",")
+}
+
+fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// Parses a whole file of `source`'s format.
+pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError> {
+    let bad = |what: String| IngestError::BadFile {
+        file: source.path.clone(),
+        what,
+    };
+    if bytes.is_empty() {
+        return Err(bad(format!(
+            "the file is empty; expected a header {}",
+            expected_header(source.format)
+        )));
+    }
+    if bytes.contains(&0) {
+        return Err(bad(
+            "the file holds binary data (NUL bytes), not CSV text".into()
+        ));
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(bad("the file is not UTF-8 text".into()));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes);
+    let names = header_names(
+        &reader
+            .headers()
+            .map_err(|e| bad(format!("cannot read the header: {e}")))?
+            .clone(),
+    );
+    let lay = layout(source, &names).ok_or_else(|| {
+        bad(format!(
+            "unknown layout for format {:?}: expected a header {}, found {}",
+            source.format,
+            expected_header(source.format),
+            names.join(",")
+        ))
+    })?;
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut rejected = Vec::new();
+    let mut first_line_of: HashMap<(NaiveDate, String), u64> = HashMap::new();
+    let mut rows_read = 0;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // A CSV-level fault (e.g. an unterminated quote) ends the readable part of the file.
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(bad(format!(
+                    "line {line}: the CSV cannot be read further: {e}"
+                )));
+            }
+        }
+        rows_read += 1;
+        let line = record.position().map_or(0, |p| p.line());
+        match parse_row(source, &lay, &names, &record) {
+            Ok(row) => {
+                if let Some(first) = first_line_of.get(&(row.date, row.id.clone())) {
+                    rejected.push(Rejected {
+                        line,
+                        column: Some(names[lay.date].clone()),
+                        raw: raw_text(&record),
+                        reason: format!("duplicate of line {first} ({} {})", row.date, row.id),
+                    });
+                    continue;
+                }
+                first_line_of.insert((row.date, row.id.clone()), line);
+                rows.push(row);
+            }
+            Err((column, reason)) => rejected.push(Rejected {
+                line,
+                column: (!column.is_empty()).then_some(column),
+                raw: raw_text(&record),
+                reason,
+            }),
+        }
+    }
+    if rows_read == 0 {
+        return Err(bad(format!(
+            "the file has a header ({}) but no rows",
+            names.join(",")
+        )));
+    }
+    let max_date = rows.iter().map(|r| r.date).max();
+    let dates = Arc::new(Date32Array::from_iter_values(
+        rows.iter().map(|r| date32(r.date)),
+    ));
+    let ids = Arc::new(StringArray::from_iter_values(
+        rows.iter().map(|r| r.id.as_str()),
+    ));
+    let source_col = Arc::new(StringArray::from(vec![source.name.as_str(); rows.len()]));
+    let batch = match source.format.table() {
+        "index_levels" => RecordBatch::try_new(
+            index_levels_schema(),
+            vec![
+                dates,
+                ids,
+                Arc::new(rows.iter().map(|r| r.price).collect::<Float64Array>()),
+                Arc::new(rows.iter().map(|r| r.total).collect::<Float64Array>()),
+                source_col,
+            ],
+        ),
+        _ => RecordBatch::try_new(
+            yields_schema(),
+            vec![
+                dates,
+                ids,
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.value))),
+                source_col,
+            ],
+        ),
+    }
+    .expect("columns match the canonical schema");
+    Ok(Parsed {
+        batch,
+        rejected,
+        rows_read,
+        max_date,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn source(format: SourceFormat) -> Source {
+        Source {
+            name: "t".into(),
+            format,
+            path: PathBuf::from("t.csv"),
+            index_id: Some("R2000".into()),
+            basis: None,
+            series_id: Some("UST10Y".into()),
+            require_as_of: None,
+        }
+    }
+
+    #[test]
+    fn yahoo_short_layout_is_a_total_return_level() {
+        let p = parse(
+            &source(SourceFormat::YahooClose),
+            b"Date,Close\n2024-07-10,100.5\n2024-07-11,103.0\n",
+        )
+        .unwrap();
+        assert_eq!(p.batch.num_rows(), 2);
+        assert_eq!(p.rows_read, 2);
+        let tr = p
+            .batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(tr.value(1), 103.0);
+        assert!(p.batch.column(2).is_null(0));
+    }
+
+    #[test]
+    fn yahoo_full_layout_uses_the_adjusted_close() {
+        let csv = b"Date,Open,High,Low,Close,Adj Close,Volume\n2024-07-10,1,2,1,200.0,198.5,10\n";
+        let p = parse(&source(SourceFormat::YahooClose), csv).unwrap();
+        let tr = p
+            .batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(tr.value(0), 198.5);
+    }
+
+    #[test]
+    fn bad_rows_are_rejected_with_line_column_and_reason() {
+        let csv = b"Date,Close\n2024-07-10,100\n2024-07-11,null\n2024-13-01,5\n2024-07-12,-3\n2024-07-10,101\n2024-07-15,1,2\n";
+        let p = parse(&source(SourceFormat::YahooClose), csv).unwrap();
+        assert_eq!(p.rows_read, 6);
+        assert_eq!(p.batch.num_rows(), 1);
+        let got: Vec<(u64, Option<&str>, &str)> = p
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.column.as_deref(), r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (3, Some("Close"), "expected a number, found \"null\""),
+                (
+                    4,
+                    Some("Date"),
+                    "expected a date like 2024-06-28, found \"2024-13-01\""
+                ),
+                (5, Some("Close"), "a level must be positive, found -3"),
+                (6, Some("Date"), "duplicate of line 2 (2024-07-10 R2000)"),
+                (7, None, "expected 2 fields, found 3"),
+            ]
+        );
+        assert_eq!(p.rejected[0].raw, "2024-07-11,null");
+    }
+
+    #[test]
+    fn yields_outside_the_plausible_range_are_rejected() {
+        let p = parse(
+            &source(SourceFormat::CanonicalYields),
+            b"date,yield_pct\n2024-07-10,4.2\n2024-07-11,42\n",
+        )
+        .unwrap();
+        assert_eq!(p.batch.num_rows(), 1);
+        assert_eq!(
+            p.rejected[0].reason,
+            "a yield in percent must be within -5..25, found 42"
+        );
+    }
+
+    #[test]
+    fn canonical_levels_need_one_level() {
+        let csv = b"date,index_id,price_level,total_return_level\n2024-07-10,R1000,,\n2024-07-10,R2000,,5\n";
+        let p = parse(&source(SourceFormat::CanonicalIndexLevels), csv).unwrap();
+        assert_eq!(p.batch.num_rows(), 1);
+        assert_eq!(
+            p.rejected[0].reason,
+            "both price_level and total_return_level are missing"
+        );
+    }
+
+    #[test]
+    fn bad_files_get_one_error_naming_what_was_expected() {
+        let err = |bytes: &[u8]| {
+            parse(&source(SourceFormat::YahooClose), bytes)
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            err(b""),
+            "t.csv: the file is empty; expected a header Date,Close or Date,Open,High,Low,Close,Adj Close,Volume"
+        );
+        assert_eq!(
+            err(b"Date,Close\n"),
+            "t.csv: the file has a header (Date,Close) but no rows"
+        );
+        assert_eq!(
+            err(b"when,what\n1,2\n"),
+            "t.csv: unknown layout for format YahooClose: expected a header Date,Close or Date,Open,High,Low,Close,Adj Close,Volume, found when,what"
+        );
+        assert_eq!(
+            err(b"Date,Close\n\x00\x01"),
+            "t.csv: the file holds binary data (NUL bytes), not CSV text"
+        );
+        assert_eq!(
+            err(b"Date,Close\n2024-07-10,1\xe9\n"),
+            "t.csv: the file is not UTF-8 text"
+        );
+    }
+
+    #[test]
+    fn bom_and_crlf_are_read() {
+        let p = parse(
+            &source(SourceFormat::YahooClose),
+            b"\xef\xbb\xbfDate,Close\r\n2024-07-10,100\r\n",
+        )
+        .unwrap();
+        assert_eq!(p.batch.num_rows(), 1);
+    }
+}

@@ -1,0 +1,243 @@
+//! `exhibits-publish`: exhibit datasets → BI-friendly Parquet in an object store.
+//!
+//! Layout under the publish root (SPEC §7):
+//!
+//! ```text
+//! <dataset>/as_of=YYYY-MM-DD/part-00000.parquet   the data; `as_of` is also a column in the file
+//! manifests/as_of=YYYY-MM-DD.json                 datasets, files, rows, sha256, schemas, inputs
+//! latest.json                                     {"as_of": …, "manifest": …}, written last
+//! ```
+//!
+//! Order of writes: every data file, then the manifest, then `latest.json`. Each put is atomic
+//! (the local store writes a temporary file and renames it), so a reader that follows
+//! `latest.json` only ever finds complete runs.
+//!
+//! The Parquet profile is chosen for BI readers (Power BI, Tableau, DuckDB, pandas, Spark):
+//! `Date32` dates, timestamps as microseconds in UTC (never nanoseconds or INT96), the
+//! partition column kept inside the files, zstd compression, row groups of at most 1 Mi rows,
+//! page-level statistics. Files carry no wall-clock time, so publishing the same as-of date
+//! again writes byte-identical data files.
+
+mod parquet_profile;
+
+pub use parquet_profile::{encode_parquet, with_as_of};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use exhibits_core::{Classify, ExitStatus};
+
+/// An error while publishing.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("publish target {url}: {what}")]
+    Target { url: String, what: String },
+    #[error("publish target {url}: {source}")]
+    Store {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("dataset {dataset}: cannot encode Parquet: {message}")]
+    Encode { dataset: String, message: String },
+}
+
+impl Classify for PublishError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            PublishError::Target { .. } => ExitStatus::Usage,
+            PublishError::Store { .. } => ExitStatus::Transient,
+            PublishError::Encode { .. } => ExitStatus::DataError,
+        }
+    }
+}
+
+/// A column of a published schema, as recorded in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
+}
+
+/// One published dataset in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub files: Vec<String>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    pub schema: Vec<ColumnInfo>,
+}
+
+/// The run manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub pipeline: String,
+    pub as_of: String,
+    pub code_version: String,
+    pub published_at: String,
+    pub datasets: Vec<DatasetInfo>,
+    /// Fingerprints of the inputs (per source: file, sha256, rows), as given by the caller.
+    pub inputs: serde_json::Value,
+}
+
+/// A dataset to publish.
+pub struct Dataset<'a> {
+    pub name: &'a str,
+    pub schema: SchemaRef,
+    pub batches: &'a [RecordBatch],
+}
+
+/// A publish target.
+pub struct Publisher {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Publisher {
+    /// Opens a target: a local folder (created if needed). Object store URLs (`s3://`, `az://`,
+    /// `gs://`) are refused with a clear message until their contract tests exist.
+    pub fn open(url: &str) -> Result<Publisher, PublishError> {
+        if exhibits_core::pipeline::is_url(url) && !url.starts_with("file://") {
+            return Err(PublishError::Target {
+                url: url.to_string(),
+                what: "only local folders are supported as publish targets so far; object store URLs are not yet enabled"
+                    .into(),
+            });
+        }
+        let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+        let target = |what: String| PublishError::Target {
+            url: url.to_string(),
+            what,
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| target(format!("cannot create the folder: {e}")))?;
+        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| target(e.to_string()))?;
+        Ok(Publisher {
+            url: url.to_string(),
+            store: Arc::new(store),
+        })
+    }
+
+    /// The target as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn store_err(&self) -> impl Fn(object_store::Error) -> PublishError + '_ {
+        move |source| PublishError::Store {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
+    /// Publishes `datasets` for `as_of`, then the manifest, then `latest.json`.
+    pub async fn publish(
+        &self,
+        pipeline: &str,
+        as_of: NaiveDate,
+        datasets: &[Dataset<'_>],
+        inputs: serde_json::Value,
+    ) -> Result<Manifest, PublishError> {
+        let mut infos = Vec::with_capacity(datasets.len());
+        for ds in datasets {
+            let (schema, batches) =
+                with_as_of(&ds.schema, ds.batches, as_of).map_err(|e| PublishError::Encode {
+                    dataset: ds.name.to_string(),
+                    message: e.to_string(),
+                })?;
+            let bytes = encode_parquet(&schema, &batches).map_err(|e| PublishError::Encode {
+                dataset: ds.name.to_string(),
+                message: e.to_string(),
+            })?;
+            let partition = format!("{}/as_of={as_of}", ds.name);
+            let file = format!("{partition}/part-00000.parquet");
+            let info = DatasetInfo {
+                name: ds.name.to_string(),
+                files: vec![file.clone()],
+                rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+                bytes: bytes.len() as u64,
+                sha256: hex(&Sha256::digest(&bytes)),
+                schema: schema
+                    .fields()
+                    .iter()
+                    .map(|f| ColumnInfo {
+                        name: f.name().clone(),
+                        data_type: f.data_type().to_string(),
+                        nullable: f.is_nullable(),
+                    })
+                    .collect(),
+            };
+            self.store
+                .put(&StorePath::from(file.as_str()), PutPayload::from(bytes))
+                .await
+                .map_err(self.store_err())?;
+            self.remove_stale(&partition, &file).await?;
+            infos.push(info);
+        }
+        let manifest = Manifest {
+            pipeline: pipeline.to_string(),
+            as_of: as_of.to_string(),
+            code_version: format!("exhibits {}", env!("CARGO_PKG_VERSION")),
+            published_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            datasets: infos,
+            inputs,
+        };
+        let manifest_path = format!("manifests/as_of={as_of}.json");
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+        self.store
+            .put(
+                &StorePath::from(manifest_path.as_str()),
+                PutPayload::from(Bytes::from(json)),
+            )
+            .await
+            .map_err(self.store_err())?;
+        let latest = serde_json::json!({ "as_of": as_of.to_string(), "manifest": manifest_path });
+        let latest = serde_json::to_vec_pretty(&latest).expect("pointer serialises");
+        self.store
+            .put(
+                &StorePath::from("latest.json"),
+                PutPayload::from(Bytes::from(latest)),
+            )
+            .await
+            .map_err(self.store_err())?;
+        Ok(manifest)
+    }
+
+    /// Deletes files in `partition` other than `keep`, left by an earlier run with more files.
+    async fn remove_stale(&self, partition: &str, keep: &str) -> Result<(), PublishError> {
+        let prefix = StorePath::from(partition);
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(self.store_err())?;
+        for meta in listed {
+            if meta.location.as_ref() != keep {
+                self.store
+                    .delete(&meta.location)
+                    .await
+                    .map_err(self.store_err())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

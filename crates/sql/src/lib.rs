@@ -1,0 +1,71 @@
+//! `exhibits-sql`: the SQL model layer — `sql/**/<name>.sql` files run on DataFusion.
+//!
+//! A data engineer changes exhibits by editing SQL, never Rust:
+//!
+//! - **Models**: every `<name>.sql` under the models folder is one query, registered as table
+//!   `<name>`. Names are unique across folders.
+//! - **Inputs**: `lake.<table>` are the ingested tables; `config.params` is one row of typed
+//!   parameters (the run's `as_of` plus the pipeline's `[params]`); `config.periods` holds the
+//!   pipeline's `[[periods]]`. Any other table a query names must be another model.
+//! - **Order**: dependencies are read from each query with DataFusion's own SQL parser and
+//!   resolver (CTE names are not dependencies), then models run in topological order; a cycle,
+//!   an unknown table or a duplicate name is an error naming the file and line.
+//!
+//! Each model is materialised in memory once, so a model used by three exhibits runs once, and
+//! what is published is exactly what the downstream models saw.
+
+mod model;
+mod session;
+
+pub use model::{Model, Project};
+pub use session::{Build, ModelSession};
+
+use std::path::PathBuf;
+
+use exhibits_core::{Classify, ExitStatus};
+
+/// An error in the models or while running them.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    #[error("cannot read models in {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: PathBuf, message: String },
+    #[error("model {name} is defined twice: {first} and {second}")]
+    DuplicateName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error(
+        "{file}:{line}: unknown table {table}: not a model, nor lake.<table> or config.<table>"
+    )]
+    UnknownTable {
+        file: PathBuf,
+        line: usize,
+        table: String,
+    },
+    #[error("models form a cycle: {}", cycle.join(" → "))]
+    Cycle { cycle: Vec<String>, file: PathBuf },
+    #[error("model {model} ({file}): {message}")]
+    Plan {
+        model: String,
+        file: PathBuf,
+        message: String,
+    },
+    #[error("{0}")]
+    Session(String),
+}
+
+impl Classify for SqlError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            SqlError::Read { .. } => ExitStatus::Usage,
+            _ => ExitStatus::DataError,
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Model discovery and dependency order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use datafusion::common::TableReference;
+use datafusion::common::config::Dialect;
+use datafusion::execution::context::SessionState;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
+
+use crate::SqlError;
+
+/// One model: a query in a file.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub file: PathBuf,
+    pub sql: String,
+    /// Models this one reads.
+    pub depends_on: Vec<String>,
+    /// Lake and config tables this one reads (`lake.index_levels`, `config.params`).
+    pub inputs: Vec<String>,
+}
+
+/// All models of a folder, in an order where every model follows those it reads.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub models: Vec<Model>,
+}
+
+fn sql_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SqlError> {
+    let read_err = |source| SqlError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .collect::<Result<_, _>>()
+        .map_err(read_err)?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        if path.is_dir() {
+            sql_files(&path, out)?;
+        } else if path.extension().is_some_and(|x| x == "sql") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line of the first whole-word, case-insensitive occurrence of `word` in `text`.
+fn line_of(text: &str, word: &str) -> usize {
+    let lower = text.to_lowercase();
+    let word = word.to_lowercase();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(&word) {
+        let start = from + pos;
+        let end = start + word.len();
+        let before = lower[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_ident(c));
+        let after = lower[end..].chars().next().is_none_or(|c| !is_ident(c));
+        if before && after {
+            return lower[..start].matches('\n').count() + 1;
+        }
+        from = end;
+    }
+    1
+}
+
+impl Project {
+    /// Finds every model under `dir` and orders them; `state` supplies the SQL parser.
+    pub fn discover(dir: &Path, state: &SessionState) -> Result<Project, SqlError> {
+        let mut files = Vec::new();
+        sql_files(dir, &mut files)?;
+        let mut by_name: BTreeMap<String, (PathBuf, String, Vec<TableReference>)> = BTreeMap::new();
+        for file in files {
+            let name = file
+                .file_stem()
+                .expect("a .sql file has a stem")
+                .to_string_lossy()
+                .into_owned();
+            let sql = std::fs::read_to_string(&file).map_err(|source| SqlError::Read {
+                path: file.clone(),
+                source,
+            })?;
+            let statement = state
+                .sql_to_statement(&sql, &Dialect::Generic)
+                .map_err(|e| SqlError::Parse {
+                    file: file.clone(),
+                    message: e.strip_backtrace(),
+                })?;
+            let is_query = matches!(&statement, DFStatement::Statement(s) if matches!(**s, SQLStatement::Query(_)));
+            if !is_query {
+                return Err(SqlError::Parse {
+                    file: file.clone(),
+                    message: "a model must be one query (SELECT or WITH …), found another kind of statement".into(),
+                });
+            }
+            let refs = state
+                .resolve_table_references(&statement)
+                .map_err(|e| SqlError::Parse {
+                    file: file.clone(),
+                    message: e.strip_backtrace(),
+                })?;
+            if let Some((first, _, _)) = by_name.get(&name) {
+                return Err(SqlError::DuplicateName {
+                    name,
+                    first: first.clone(),
+                    second: file,
+                });
+            }
+            by_name.insert(name, (file, sql, refs));
+        }
+
+        let mut models: BTreeMap<String, Model> = BTreeMap::new();
+        for (name, (file, sql, refs)) in &by_name {
+            let mut depends_on = Vec::new();
+            let mut inputs = Vec::new();
+            for r in refs {
+                match r.schema() {
+                    Some("lake" | "config") => inputs.push(r.to_string()),
+                    None if by_name.contains_key(r.table()) => {
+                        depends_on.push(r.table().to_string())
+                    }
+                    _ => {
+                        let table = r.to_string();
+                        return Err(SqlError::UnknownTable {
+                            line: line_of(sql, &table),
+                            file: file.clone(),
+                            table,
+                        });
+                    }
+                }
+            }
+            depends_on.sort();
+            depends_on.dedup();
+            inputs.sort();
+            inputs.dedup();
+            models.insert(
+                name.clone(),
+                Model {
+                    name: name.clone(),
+                    file: file.clone(),
+                    sql: sql.clone(),
+                    depends_on,
+                    inputs,
+                },
+            );
+        }
+        let order = topological_order(&models)?;
+        let models = order
+            .into_iter()
+            .map(|n| models.remove(&n).expect("ordered names exist"))
+            .collect();
+        Ok(Project {
+            dir: dir.to_owned(),
+            models,
+        })
+    }
+
+    /// The model called `name`.
+    pub fn model(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.name == name)
+    }
+}
+
+/// Kahn's algorithm with names in alphabetical order among the ready ones (a stable order).
+fn topological_order(models: &BTreeMap<String, Model>) -> Result<Vec<String>, SqlError> {
+    let mut waiting: HashMap<&str, usize> = models
+        .iter()
+        .map(|(n, m)| (n.as_str(), m.depends_on.len()))
+        .collect();
+    let mut ready: Vec<&str> = waiting
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(n, _)| *n)
+        .collect();
+    let mut order = Vec::with_capacity(models.len());
+    while !ready.is_empty() {
+        ready.sort_unstable_by(|a, b| b.cmp(a));
+        let next = ready.pop().expect("non-empty");
+        order.push(next.to_string());
+        for (name, m) in models {
+            if m.depends_on.iter().any(|d| d == next) {
+                let left = waiting.get_mut(name.as_str()).expect("every model waits");
+                *left -= 1;
+                if *left == 0 {
+                    ready.push(name);
+                }
+            }
+        }
+    }
+    if order.len() == models.len() {
+        return Ok(order);
+    }
+    // Walk from a stuck model along stuck dependencies until a name repeats: that is a cycle.
+    let stuck = |n: &str| waiting.get(n).is_some_and(|w| *w > 0);
+    let mut path: Vec<String> = vec![
+        models
+            .keys()
+            .find(|n| stuck(n))
+            .expect("a stuck model")
+            .clone(),
+    ];
+    loop {
+        let current = &models[path.last().expect("non-empty")];
+        let next = current
+            .depends_on
+            .iter()
+            .find(|d| stuck(d))
+            .expect("a stuck model waits on a stuck model")
+            .clone();
+        if let Some(start) = path.iter().position(|p| *p == next) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(next);
+            let file = models[&cycle[0]].file.clone();
+            return Err(SqlError::Cycle { cycle, file });
+        }
+        path.push(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+
+    fn project(files: &[(&str, &str)]) -> Result<Project, SqlError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, sql) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, sql).unwrap();
+        }
+        let ctx = SessionContext::new();
+        Project::discover(dir.path(), &ctx.state())
+    }
+
+    #[test]
+    fn orders_models_by_their_references_and_ignores_ctes() {
+        let p = project(&[
+            (
+                "b/top.sql",
+                "with r as (select * from returns) select * from r",
+            ),
+            (
+                "a/returns.sql",
+                "select * from lake.index_levels cross join config.params",
+            ),
+        ])
+        .unwrap();
+        let names: Vec<_> = p.models.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["returns", "top"]);
+        assert_eq!(p.model("top").unwrap().depends_on, ["returns"]);
+        assert_eq!(
+            p.model("returns").unwrap().inputs,
+            ["config.params", "lake.index_levels"]
+        );
+    }
+
+    #[test]
+    fn unknown_table_names_file_and_line() {
+        let err = project(&[("m.sql", "select *\nfrom nope")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with(
+                "m.sql:2: unknown table nope: not a model, nor lake.<table> or config.<table>"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cycle_is_named() {
+        let err = project(&[
+            ("a.sql", "select * from b"),
+            ("b.sql", "select * from c"),
+            ("c.sql", "select * from a"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "models form a cycle: a → b → c → a");
+    }
+
+    #[test]
+    fn duplicate_names_across_folders_are_an_error() {
+        let err = project(&[("x/m.sql", "select 1"), ("y/m.sql", "select 2")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("model m is defined twice"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_names_the_file_and_position() {
+        let err = project(&[("bad.sql", "select a\n  from t\n where a = = 1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad.sql") && err.contains("Line: 3"), "{err}");
+    }
+
+    #[test]
+    fn a_model_must_be_a_query() {
+        let err = project(&[("ddl.sql", "create table t (a int)")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("ddl.sql: a model must be one query (SELECT or WITH …), found another kind of statement"), "{err}");
+    }
+}
