@@ -62,7 +62,7 @@ use rand_distr::StandardNormal;
 use rand_pcg::Pcg64Mcg;
 
 use crate::format::Line;
-use crate::universe::{Universe, student_t4};
+use crate::universe::{DayFactors, Universe, student_t4};
 
 /// The size of a generated drop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,10 +300,14 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
                 0.985 * log_vol + 0.06 * Distribution::<f64>::sample(&StandardNormal, &mut rng);
             let mult = log_vol.clamp(-0.7, 1.2).exp();
             let market_shock = student_t4(&mut rng);
-            let market = 0.0003 + 0.009 * mult * market_shock;
-            let size = 0.004 * mult * student_t4(&mut rng);
-            let mut sector = [0.0; SECTORS.len()];
-            for s in &mut sector {
+            let mut factors = DayFactors {
+                gday: universe.gday() + t as i64,
+                market: 0.0003 + 0.009 * mult * market_shock,
+                size: 0.004 * mult * student_t4(&mut rng),
+                sector: [0.0; SECTORS.len()],
+                mult,
+            };
+            for s in &mut factors.sector {
                 *s = 0.005 * mult * student_t4(&mut rng);
             }
             if t == effective_day {
@@ -312,9 +316,8 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
 
             // Index returns of the day, in INDEX_IDS order.
             let mut day_returns = [WeightedReturn::default(); INDEX_IDS.len()];
-            let gday = universe.gday() + t as i64;
             for sec in universe.live_mut(t) {
-                let ret = sec.step(&mut rng, t, gday, market, size, &sector, mult);
+                let ret = sec.step(&mut rng, t, &factors);
                 line.clear();
                 line.text(&date)
                     .comma()

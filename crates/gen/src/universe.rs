@@ -53,6 +53,17 @@ pub(crate) struct EqualWeight {
     pub(crate) growth_pr: f64,
 }
 
+/// The common factors of one trading day.
+pub(crate) struct DayFactors {
+    /// Trading days since the first day of the drop (dividend cycles).
+    pub(crate) gday: i64,
+    pub(crate) market: f64,
+    pub(crate) size: f64,
+    pub(crate) sector: [f64; SECTORS.len()],
+    /// The volatility regime's multiplier.
+    pub(crate) mult: f64,
+}
+
 /// The return of a security on a day, from the values as written.
 pub(crate) struct DayReturn {
     /// `shares(t−1) × close(t−1)`: the cap weight.
@@ -93,17 +104,13 @@ impl Security {
         self.start <= t && t < self.end
     }
 
-    /// Moves the security through day `t` (its `gday`-th trading day overall) and returns
-    /// its return, or `None` on its listing day.
+    /// Moves the security through day `t` of the year and returns its return, or `None` on
+    /// its listing day.
     pub(crate) fn step(
         &mut self,
         rng: &mut Pcg64Mcg,
         t: usize,
-        gday: i64,
-        market: f64,
-        size: f64,
-        sector: &[f64; SECTORS.len()],
-        mult: f64,
+        f: &DayFactors,
     ) -> Option<DayReturn> {
         if t == self.start && !self.carried {
             self.close_cents = ((self.price * 100.0).round() as i64).max(1);
@@ -113,14 +120,14 @@ impl Security {
         }
         let prev_cents = self.close_cents;
         let prev_shares = self.shares_now;
-        let idio = student_t4(rng) * self.sigma * mult.sqrt();
-        let r = (self.beta * market
-            + self.size_loading * size
-            + sector[self.sector as usize]
+        let idio = student_t4(rng) * self.sigma * f.mult.sqrt();
+        let r = (self.beta * f.market
+            + self.size_loading * f.size
+            + f.sector[self.sector as usize]
             + idio
             + 0.5 * self.sigma * self.sigma)
             .clamp(-0.8, 3.0);
-        let ex_date = self.payer && (gday - self.phase).rem_euclid(DIVIDEND_CYCLE) == 0;
+        let ex_date = self.payer && (f.gday - self.phase).rem_euclid(DIVIDEND_CYCLE) == 0;
         let q = if ex_date {
             self.dividend_yield / 4.0
         } else {

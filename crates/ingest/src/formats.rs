@@ -253,25 +253,16 @@ fn parse_row(
             .or_else(|| source.series_id.clone())
             .expect("validated by the pipeline loader"),
     };
-    let price = lay
-        .price
-        .map(|i| {
-            parse_number(names, rec, i, lay.total.is_none())
-                .and_then(|v| positive_level(names, i, v))
-        })
-        .transpose()?
-        .flatten();
-    let total = lay
-        .total
-        .map(|i| {
-            parse_number(names, rec, i, lay.price.is_none())
-                .and_then(|v| positive_level(names, i, v))
-        })
-        .transpose()?
-        .flatten();
-    if lay.price.is_some() && lay.total.is_some() && price.is_none() && total.is_none() {
+    let level = |col: Option<usize>, required: bool| -> Result<Option<f64>, FieldError> {
+        let Some(i) = col else { return Ok(None) };
+        positive_level(names, i, parse_number(names, rec, i, required)?)
+    };
+    // A layout with both levels needs at least one of them per row; with one, that one.
+    let price = level(lay.price, lay.total.is_none())?;
+    let total = level(lay.total, lay.price.is_none())?;
+    if let (Some(i), Some(_), None, None) = (lay.price, lay.total, price, total) {
         return Err((
-            names[lay.price.unwrap()].clone(),
+            names[i].clone(),
             "both price_level and total_return_level are missing".into(),
         ));
     }

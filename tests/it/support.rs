@@ -1,0 +1,161 @@
+//! Helpers: running the binary, locating the repository and the shared data, reading Parquet.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use chrono::NaiveDate;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// `../shared/data/real` beside the repository (or `$EXHIBITS_SHARED_DIR/data/real`).
+pub fn real_data() -> PathBuf {
+    let shared = std::env::var_os("EXHIBITS_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"));
+    let dir = shared.join("data/real");
+    assert!(
+        dir.is_dir(),
+        "the real data folder {} is missing: clone the repository beside shared/",
+        dir.display()
+    );
+    dir.canonicalize().unwrap()
+}
+
+/// What a run of the binary did.
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// The last stdout line, parsed: the JSON summary.
+    pub summary: serde_json::Value,
+}
+
+impl Outcome {
+    /// The error text of a failed run, from the summary.
+    pub fn error(&self) -> &str {
+        self.summary["error"].as_str().unwrap_or_default()
+    }
+}
+
+/// Runs `exhibits args…` in `cwd`.
+pub fn exhibits(cwd: &Path, args: &[&str]) -> Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_exhibits"))
+        .args(args)
+        .current_dir(cwd)
+        .env("EXHIBITS_LOG", "info")
+        .env_remove("EXHIBITS_AS_OF")
+        .env_remove("EXHIBITS_PIPELINE")
+        .env_remove("EXHIBITS_LAKE")
+        .env_remove("EXHIBITS_PUBLISH_URL")
+        .output()
+        .expect("the exhibits binary runs");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let summary = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        summary,
+    }
+}
+
+/// Runs and asserts the exit code, showing everything on failure.
+pub fn exhibits_ok(cwd: &Path, args: &[&str], code: i32) -> Outcome {
+    let o = exhibits(cwd, args);
+    assert_eq!(
+        o.code, code,
+        "exhibits {args:?} exited {}\nstdout:\n{}\nstderr:\n{}",
+        o.code, o.stdout, o.stderr
+    );
+    o
+}
+
+/// A pipeline file's text with its relative folders re-pointed, written into `dir`.
+pub fn write_pipeline(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Reads one published dataset partition into one batch.
+pub fn read_dataset(publish: &Path, dataset: &str, as_of: &str) -> RecordBatch {
+    let file = publish
+        .join(dataset)
+        .join(format!("as_of={as_of}"))
+        .join("part-00000.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
+    concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// A row of a batch as column name → value text or number, for readable assertions.
+pub struct Rows {
+    pub batch: RecordBatch,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    fn col(&self, name: &str) -> &dyn Array {
+        self.batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.batch.schema()))
+            .as_ref()
+    }
+
+    pub fn f64(&self, name: &str, row: usize) -> Option<f64> {
+        let c = self.col(name).as_primitive::<Float64Type>();
+        c.is_valid(row).then(|| c.value(row))
+    }
+
+    pub fn i64(&self, name: &str, row: usize) -> i64 {
+        self.col(name).as_primitive::<Int64Type>().value(row)
+    }
+
+    pub fn date(&self, name: &str, row: usize) -> NaiveDate {
+        let c = self.col(name);
+        assert_eq!(
+            c.data_type(),
+            &DataType::Date32,
+            "{name} is published as Date32"
+        );
+        let days = c.as_primitive::<Date32Type>().value(row);
+        NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days.into())
+    }
+
+    pub fn text(&self, name: &str, row: usize) -> String {
+        self.col(name).as_string::<i32>().value(row).to_string()
+    }
+
+    /// Row index by the value of a date column.
+    pub fn by_date(&self, name: &str) -> HashMap<NaiveDate, usize> {
+        (0..self.len()).map(|i| (self.date(name, i), i)).collect()
+    }
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
