@@ -4,4 +4,5 @@
 mod cli_run;
 mod generator;
 mod golden_real;
+mod readers;
 mod support;
