@@ -6,7 +6,7 @@ AS_OF ?= 2024-12-31
 DEMO  ?= data/demo
 EXHIBITS := cargo run --quiet --bin exhibits --
 
-.PHONY: help build run demo-data test lint fmt clean
+.PHONY: help build run demo-data test test-sql test-sql-complete check lint fmt clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,16 @@ run: build demo-data ## Run the nightly pipeline on the demo data into ./var (AS
 
 test: ## Run every test (unit, SQL models, golden real data, CLI)
 	cargo test --workspace --no-fail-fast
+
+check: ## Plan every model, contract and data test without data; validate the pipelines
+	$(EXHIBITS) check
+
+test-sql: ## Run the SQL tests (tests/sql/*.slt) against the real model files
+	$(EXHIBITS) test
+
+test-sql-complete: ## Rewrite the expected output of the SQL tests from the current results (review the diff)
+	$(EXHIBITS) test --complete
+	@git --no-pager diff --stat -- tests/sql || true
 
 lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all -- --check

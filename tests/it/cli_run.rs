@@ -3,9 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{
-    Outcome, Rows, date, exhibits, exhibits_ok, read_dataset, repo, write_pipeline,
-};
+use crate::support::{Outcome, Rows, date, exhibits, exhibits_ok, read_dataset, repo, write_pipeline};
 
 /// A scratch project: a generated drop, and the repository's nightly pipeline re-pointed at it.
 struct Demo {
@@ -16,11 +14,7 @@ impl Demo {
     fn new() -> Demo {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        exhibits_ok(
-            dir.path(),
-            &["gen", "--scale", "s", "--out", data.to_str().unwrap()],
-            0,
-        );
+        exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", data.to_str().unwrap()], 0);
         let demo = Demo { dir };
         demo.pipeline_with(|t| t);
         demo
@@ -39,19 +33,13 @@ impl Demo {
         let text = std::fs::read_to_string(repo().join("pipelines/nightly.toml")).unwrap();
         let text = text
             .replace("\"../sql\"", &format!("{:?}", repo().join("sql")))
-            .replace(
-                "../data/demo",
-                &self.path().join("data").display().to_string(),
-            )
+            .replace("../data/demo", &self.path().join("data").display().to_string())
             .replace("../var", &self.path().join("var").display().to_string());
         write_pipeline(self.path(), "nightly.toml", &edit(text))
     }
 
     fn run(&self, as_of: &str) -> Outcome {
-        exhibits(
-            self.path(),
-            &["run", "--pipeline", "nightly.toml", "--as-of", as_of],
-        )
+        exhibits(self.path(), &["run", "--pipeline", "nightly.toml", "--as-of", as_of])
     }
 }
 
@@ -60,11 +48,7 @@ fn assert_exit(o: &Outcome, code: i32, status: &str, error_has: &[&str]) {
     assert_eq!(o.summary["status"], status, "{}", o.summary);
     assert_eq!(o.summary["exit_code"], code);
     for part in error_has {
-        assert!(
-            o.error().contains(part),
-            "error {:?} does not mention {part:?}",
-            o.error()
-        );
+        assert!(o.error().contains(part), "error {:?} does not mention {part:?}", o.error());
     }
 }
 
@@ -73,28 +57,15 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
     let demo = Demo::new();
     let run = demo.run("2024-12-31");
     assert_exit(&run, 0, "success", &[]);
-    for ds in [
-        "index_levels",
-        "yields",
-        "daily_returns",
-        "largest_daily_moves",
-        "relative_return",
-        "yield_periods",
-    ] {
-        assert!(
-            run.summary["datasets"][ds].as_u64().unwrap() > 0,
-            "{ds}: {}",
-            run.summary
-        );
+    for ds in ["index_levels", "yields", "daily_returns", "largest_daily_moves", "relative_return", "yield_periods"] {
+        assert!(run.summary["datasets"][ds].as_u64().unwrap() > 0, "{ds}: {}", run.summary);
     }
     let latest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(demo.publish().join("latest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(demo.publish().join("latest.json")).unwrap()).unwrap();
     assert_eq!(latest["as_of"], "2024-12-31");
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(demo.publish().join(latest["manifest"].as_str().unwrap())).unwrap(),
-    )
-    .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.publish().join(latest["manifest"].as_str().unwrap())).unwrap())
+            .unwrap();
     assert_eq!(manifest["datasets"].as_array().unwrap().len(), 6);
     assert_eq!(manifest["inputs"][0]["accepted"], 1260);
 
@@ -117,9 +88,7 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
         }
     }
     r2000.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let moves = Rows {
-        batch: read_dataset(&demo.publish(), "largest_daily_moves", "2024-12-31"),
-    };
+    let moves = Rows { batch: read_dataset(&demo.publish(), "largest_daily_moves", "2024-12-31") };
     assert_eq!(moves.len(), 10);
     for (i, (day, r)) in r2000.iter().take(10).enumerate() {
         assert_eq!(moves.date("date", i).to_string(), *day, "rank {}", i + 1);
@@ -129,13 +98,9 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
     }
     // The as_of partition value is also a Date32 column inside every file.
     assert_eq!(moves.date("as_of", 0), date("2024-12-31"));
-    let periods = Rows {
-        batch: read_dataset(&demo.publish(), "yield_periods", "2024-12-31"),
-    };
+    let periods = Rows { batch: read_dataset(&demo.publish(), "yield_periods", "2024-12-31") };
     assert_eq!(
-        (0..periods.len())
-            .map(|i| periods.text("label", i))
-            .collect::<Vec<_>>(),
+        (0..periods.len()).map(|i| periods.text("label", i)).collect::<Vec<_>>(),
         ["Q1 2024", "Q2 2024", "Q3 2024", "Q4 2024"]
     );
 }
@@ -144,15 +109,10 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
 fn rerunning_an_as_of_date_writes_identical_bytes() {
     let demo = Demo::new();
     assert_exit(&demo.run("2024-12-31"), 0, "success", &[]);
-    let file = demo
-        .publish()
-        .join("largest_daily_moves/as_of=2024-12-31/part-00000.parquet");
+    let file = demo.publish().join("largest_daily_moves/as_of=2024-12-31/part-00000.parquet");
     let first = std::fs::read(&file).unwrap();
     assert_exit(&demo.run("2024-12-31"), 0, "success", &[]);
-    assert!(
-        first == std::fs::read(&file).unwrap(),
-        "a re-run must publish the same bytes"
-    );
+    assert!(first == std::fs::read(&file).unwrap(), "a re-run must publish the same bytes");
     let files = std::fs::read_dir(file.parent().unwrap()).unwrap().count();
     assert_eq!(files, 1, "no duplicate files in the partition");
 }
@@ -161,9 +121,7 @@ fn rerunning_an_as_of_date_writes_identical_bytes() {
 fn an_earlier_as_of_date_sees_only_data_up_to_it() {
     let demo = Demo::new();
     assert_exit(&demo.run("2024-06-28"), 0, "success", &[]);
-    let returns = Rows {
-        batch: read_dataset(&demo.publish(), "daily_returns", "2024-06-28"),
-    };
+    let returns = Rows { batch: read_dataset(&demo.publish(), "daily_returns", "2024-06-28") };
     assert!((0..returns.len()).all(|i| returns.date("date", i) <= date("2024-06-28")));
     assert!((0..returns.len()).any(|i| returns.date("date", i) == date("2024-06-28")));
 }
@@ -171,32 +129,13 @@ fn an_earlier_as_of_date_sees_only_data_up_to_it() {
 #[test]
 fn backfill_runs_every_trading_day_of_the_range() {
     let demo = Demo::new();
-    let o = exhibits(
-        demo.path(),
-        &[
-            "run",
-            "--pipeline",
-            "nightly.toml",
-            "--from",
-            "2024-12-27",
-            "--to",
-            "2024-12-31",
-        ],
-    );
+    let o = exhibits(demo.path(), &["run", "--pipeline", "nightly.toml", "--from", "2024-12-27", "--to", "2024-12-31"]);
     assert_exit(&o, 0, "success", &[]);
-    let as_ofs: Vec<&str> = o.summary["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["as_of"].as_str().unwrap())
-        .collect();
+    let as_ofs: Vec<&str> =
+        o.summary["runs"].as_array().unwrap().iter().map(|r| r["as_of"].as_str().unwrap()).collect();
     assert_eq!(as_ofs, ["2024-12-27", "2024-12-30", "2024-12-31"]);
     for d in as_ofs {
-        assert!(
-            demo.publish()
-                .join(format!("daily_returns/as_of={d}/part-00000.parquet"))
-                .exists()
-        );
+        assert!(demo.publish().join(format!("daily_returns/as_of={d}/part-00000.parquet")).exists());
     }
 }
 
@@ -208,15 +147,9 @@ fn inputs_not_there_yet_exit_99_and_change_nothing() {
         &o,
         99,
         "not_ready",
-        &[
-            "demo_index_levels",
-            "reaches 2024-12-31, not yet the as-of trading day 2025-01-02",
-        ],
+        &["demo_index_levels", "reaches 2024-12-31, not yet the as-of trading day 2025-01-02"],
     );
-    assert!(
-        !demo.path().join("var").exists(),
-        "nothing written to the lake or the publish folder"
-    );
+    assert!(!demo.path().join("var").exists(), "nothing written to the lake or the publish folder");
 
     // A weekend or holiday as-of date needs only the trading day before it.
     let o = demo.run("2025-01-01");
@@ -227,22 +160,13 @@ fn inputs_not_there_yet_exit_99_and_change_nothing() {
 fn a_missing_source_file_exits_99() {
     let demo = Demo::new();
     std::fs::remove_file(demo.path().join("data/treasury_10y.csv")).unwrap();
-    assert_exit(
-        &demo.run("2024-12-31"),
-        99,
-        "not_ready",
-        &["treasury_10y.csv", "cannot read the file"],
-    );
+    assert_exit(&demo.run("2024-12-31"), 99, "not_ready", &["treasury_10y.csv", "cannot read the file"]);
 }
 
 #[test]
 fn a_file_of_another_layout_exits_1_naming_the_file() {
     let demo = Demo::new();
-    std::fs::write(
-        demo.path().join("data/treasury_10y.csv"),
-        "when,what\n2024-12-31,4.2\n",
-    )
-    .unwrap();
+    std::fs::write(demo.path().join("data/treasury_10y.csv"), "when,what\n2024-12-31,4.2\n").unwrap();
     assert_exit(
         &demo.run("2024-12-31"),
         1,
@@ -266,50 +190,27 @@ fn bad_rows_are_quarantined_and_the_run_goes_on() {
     assert_exit(&o, 0, "success", &[]);
     let tsy = &o.summary["inputs"][1];
     assert_eq!(
-        (
-            tsy["rows_read"].as_u64(),
-            tsy["accepted"].as_u64(),
-            tsy["rejected"].as_u64()
-        ),
+        (tsy["rows_read"].as_u64(), tsy["accepted"].as_u64(), tsy["rejected"].as_u64()),
         (Some(253), Some(251), Some(2))
     );
-    let q = std::fs::read_dir(
-        demo.path()
-            .join("var/lake/quarantine/source=demo_treasury_10y"),
-    )
-    .unwrap()
-    .next()
-    .unwrap()
-    .unwrap()
-    .path();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(q).unwrap(),
-    )
-    .unwrap()
-    .build()
-    .unwrap();
-    let rows = Rows {
-        batch: reader.map(Result::unwrap).next().unwrap(),
-    };
+    let q = std::fs::read_dir(demo.path().join("var/lake/quarantine/source=demo_treasury_10y"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(q).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+    let rows = Rows { batch: reader.map(Result::unwrap).next().unwrap() };
     assert_eq!(rows.len(), 2);
     assert_eq!(rows.text("column", 0), "yield_pct");
-    assert!(
-        rows.text("reason", 0)
-            .starts_with("expected a number, found \"x"),
-        "{}",
-        rows.text("reason", 0)
-    );
-    assert_eq!(
-        rows.text("reason", 1),
-        "a yield in percent must be within -5..25, found 99"
-    );
+    assert!(rows.text("reason", 0).starts_with("expected a number, found \"x"), "{}", rows.text("reason", 0));
+    assert_eq!(rows.text("reason", 1), "a yield in percent must be within -5..25, found 99");
     assert!(rows.text("file", 1).ends_with("treasury_10y.csv"));
-    assert!(
-        o.stderr
-            .contains("2 rows quarantined; first at line 3, column yield_pct"),
-        "{}",
-        o.stderr
-    );
+    assert!(o.stderr.contains("2 rows quarantined; first at line 3, column yield_pct"), "{}", o.stderr);
 }
 
 #[test]
@@ -318,25 +219,16 @@ fn a_broken_model_exits_1_naming_the_model_file() {
     let sql = demo.path().join("sql");
     copy_dir(&repo().join("sql"), &sql);
     let model = sql.join("exhibits/largest_daily_moves.sql");
-    let text = std::fs::read_to_string(&model)
-        .unwrap()
-        .replace("k.daily_return * 100", "k.daily_returnz * 100");
+    let text = std::fs::read_to_string(&model).unwrap().replace("k.daily_return * 100", "k.daily_returnz * 100");
     std::fs::write(&model, text).unwrap();
     demo.pipeline_with(|t| t.replace(&format!("{:?}", repo().join("sql")), &format!("{:?}", sql)));
     assert_exit(
         &demo.run("2024-12-31"),
         1,
         "data_error",
-        &[
-            "model largest_daily_moves",
-            "largest_daily_moves.sql",
-            "daily_returnz",
-        ],
+        &["model largest_daily_moves", "largest_daily_moves.sql", "daily_returnz"],
     );
-    assert!(
-        !demo.publish().join("latest.json").exists(),
-        "nothing published"
-    );
+    assert!(!demo.publish().join("latest.json").exists(), "nothing published");
 }
 
 #[test]
@@ -347,66 +239,27 @@ fn publishing_a_dataset_without_a_model_exits_2() {
         &demo.run("2024-12-31"),
         2,
         "usage_error",
-        &[
-            "[publish] lists dataset yield_periodz",
-            "no model yield_periodz.sql",
-        ],
+        &["[publish] lists dataset yield_periodz", "no model yield_periodz.sql"],
     );
 }
 
 #[test]
 fn configuration_and_usage_errors_exit_2() {
     let demo = Demo::new();
-    let o = exhibits(
-        demo.path(),
-        &["run", "--pipeline", "nope.toml", "--as-of", "2024-12-31"],
-    );
-    assert_exit(
-        &o,
-        2,
-        "usage_error",
-        &["cannot read pipeline file nope.toml"],
-    );
+    let o = exhibits(demo.path(), &["run", "--pipeline", "nope.toml", "--as-of", "2024-12-31"]);
+    assert_exit(&o, 2, "usage_error", &["cannot read pipeline file nope.toml"]);
 
     demo.pipeline_with(|t| t.replace("top_n = 10", "top_n = 10\ntop_n = 11"));
     let o = demo.run("2024-12-31");
-    assert_exit(
-        &o,
-        2,
-        "usage_error",
-        &["nightly.toml is not valid", "duplicate key"],
-    );
+    assert_exit(&o, 2, "usage_error", &["nightly.toml is not valid", "duplicate key"]);
 
     // A malformed date is rejected by the argument parser, with exit 2 and its usage text.
-    let o = exhibits(
-        demo.path(),
-        &["run", "--pipeline", "nightly.toml", "--as-of", "2024-13-01"],
-    );
+    let o = exhibits(demo.path(), &["run", "--pipeline", "nightly.toml", "--as-of", "2024-13-01"]);
     assert_eq!(o.code, 2);
-    assert!(
-        o.stderr.contains("invalid value '2024-13-01' for '--as-of"),
-        "{}",
-        o.stderr
-    );
+    assert!(o.stderr.contains("invalid value '2024-13-01' for '--as-of"), "{}", o.stderr);
     demo.pipeline_with(|t| t);
-    let o = exhibits(
-        demo.path(),
-        &[
-            "run",
-            "--pipeline",
-            "nightly.toml",
-            "--from",
-            "2024-12-31",
-            "--to",
-            "2024-12-01",
-        ],
-    );
-    assert_exit(
-        &o,
-        2,
-        "usage_error",
-        &["--from 2024-12-31 is after --to 2024-12-01"],
-    );
+    let o = exhibits(demo.path(), &["run", "--pipeline", "nightly.toml", "--from", "2024-12-31", "--to", "2024-12-01"]);
+    assert_exit(&o, 2, "usage_error", &["--from 2024-12-31 is after --to 2024-12-01"]);
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -6,48 +6,20 @@ use std::process::Command;
 use crate::support::{exhibits_ok, repo};
 
 fn generate_drop(dir: &Path, seed: &str) -> serde_json::Value {
-    exhibits_ok(
-        dir,
-        &[
-            "gen",
-            "--scale",
-            "s",
-            "--out",
-            dir.to_str().unwrap(),
-            "--seed",
-            seed,
-        ],
-        0,
-    )
-    .summary
+    exhibits_ok(dir, &["gen", "--scale", "s", "--out", dir.to_str().unwrap(), "--seed", seed], 0).summary
 }
 
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {
-    let (a, b, c) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     generate_drop(a.path(), "7");
     generate_drop(b.path(), "7");
     generate_drop(c.path(), "8");
-    for f in [
-        "constituents_2024.csv",
-        "treasury_10y.csv",
-        "index_levels.csv",
-        "manifest.json",
-    ] {
+    for f in ["constituents_2024.csv", "treasury_10y.csv", "index_levels.csv", "manifest.json"] {
         let x = std::fs::read(a.path().join(f)).unwrap();
-        assert!(
-            x == std::fs::read(b.path().join(f)).unwrap(),
-            "{f} differs between two runs with seed 7"
-        );
+        assert!(x == std::fs::read(b.path().join(f)).unwrap(), "{f} differs between two runs with seed 7");
         if f != "manifest.json" {
-            assert!(
-                x != std::fs::read(c.path().join(f)).unwrap(),
-                "{f} is the same with seeds 7 and 8"
-            );
+            assert!(x != std::fs::read(c.path().join(f)).unwrap(), "{f} is the same with seeds 7 and 8");
         }
     }
 }
@@ -64,16 +36,9 @@ fn scale_s_is_a_russell_3000_like_year_in_the_canonical_layouts() {
     assert!((700_000..820_000).contains(&rows), "{rows} rows");
     let text = std::fs::read_to_string(dir.path().join("constituents_2024.csv")).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next(),
-        Some("date,security_id,ticker,sector,index_code,shares,close,dividend")
-    );
-    let (mut sectors, mut codes, mut payouts, mut per_day) = (
-        std::collections::BTreeSet::new(),
-        std::collections::BTreeSet::new(),
-        0,
-        std::collections::BTreeMap::new(),
-    );
+    assert_eq!(lines.next(), Some("date,security_id,ticker,sector,index_code,shares,close,dividend"));
+    let (mut sectors, mut codes, mut payouts, mut per_day) =
+        (std::collections::BTreeSet::new(), std::collections::BTreeSet::new(), 0, std::collections::BTreeMap::new());
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
         assert_eq!(f.len(), 8, "{l}");
@@ -87,18 +52,10 @@ fn scale_s_is_a_russell_3000_like_year_in_the_canonical_layouts() {
     assert_eq!(codes, ["R1000".to_string(), "R2000".to_string()].into());
     assert!(payouts > 1000, "dividends on ex-dates: {payouts}");
     assert_eq!(per_day.len(), 252);
-    assert!(
-        per_day.values().all(|n| (2_700..3_300).contains(n)),
-        "live securities per day"
-    );
-    assert!(
-        !per_day.contains_key("2024-07-04") && !per_day.contains_key("2024-03-29"),
-        "holidays are skipped"
-    );
+    assert!(per_day.values().all(|n| (2_700..3_300).contains(n)), "live securities per day");
+    assert!(!per_day.contains_key("2024-07-04") && !per_day.contains_key("2024-03-29"), "holidays are skipped");
     let levels = std::fs::read_to_string(dir.path().join("index_levels.csv")).unwrap();
-    assert!(levels.starts_with(
-        "date,index_id,price_level,total_return_level\n2024-01-02,R1000,1000.0,1000.0\n"
-    ));
+    assert!(levels.starts_with("date,index_id,price_level,total_return_level\n2024-01-02,R1000,1000.0,1000.0\n"));
     assert!(
         std::fs::read_to_string(dir.path().join("treasury_10y.csv"))
             .unwrap()
@@ -117,20 +74,10 @@ fn index_levels_agree_with_an_independent_recomputation() {
         .arg(dir.path())
         .output()
         .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        facts["worst_relative_difference"].as_f64().unwrap() < 1e-12,
-        "{facts}"
-    );
-    assert_eq!(
-        facts["unsorted_rows"], 0,
-        "rows sorted by date then security: {facts}"
-    );
+    assert!(facts["worst_relative_difference"].as_f64().unwrap() < 1e-12, "{facts}");
+    assert_eq!(facts["unsorted_rows"], 0, "rows sorted by date then security: {facts}");
     assert_eq!(facts["days"], 252);
     // Listings and delistings move the R1000 count between reconstitutions; the June
     // reconstitution resets it to the top 1,000 by cap (plus listings above the cut-off after).

@@ -40,101 +40,43 @@ fn real_proxies_pipeline(dir: &Path, real: &Path) -> std::path::PathBuf {
     let text = text
         .replace("../../shared/data/real", &real.display().to_string())
         .replace("\"../sql\"", &format!("{:?}", repo().join("sql")))
-        .replace(
-            "../var/real-proxies",
-            &dir.join("var").display().to_string(),
-        );
+        .replace("../var/real-proxies", &dir.join("var").display().to_string());
     write_pipeline(dir, "real-proxies.toml", &text)
 }
 
 /// Every published figure that the run's datasets miss by more than its tolerance.
 fn golden_mismatches(publish: &Path) -> Vec<String> {
     let mut bad = Vec::new();
-    let check =
-        |bad: &mut Vec<String>, what: String, got: Option<f64>, want: f64, tol: f64| match got {
-            Some(g) if (g - want).abs() <= tol => {}
-            other => bad.push(format!(
-                "{what}: published {want}, got {other:?} (tolerance {tol})"
-            )),
-        };
-
-    let moves = Rows {
-        batch: read_dataset(publish, "largest_daily_moves", AS_OF),
+    let check = |bad: &mut Vec<String>, what: String, got: Option<f64>, want: f64, tol: f64| match got {
+        Some(g) if (g - want).abs() <= tol => {}
+        other => bad.push(format!("{what}: published {want}, got {other:?} (tolerance {tol})")),
     };
+
+    let moves = Rows { batch: read_dataset(publish, "largest_daily_moves", AS_OF) };
     let by_date = moves.by_date("date");
     for (day, r2000, r1000, bp) in PUBLISHED_MOVES {
         let Some(&i) = by_date.get(&date(day)) else {
-            check(
-                &mut bad,
-                format!("exhibit 3 {day} in the top {}", PUBLISHED_MOVES.len()),
-                None,
-                r2000,
-                DAILY_PP,
-            );
+            check(&mut bad, format!("exhibit 3 {day} in the top {}", PUBLISHED_MOVES.len()), None, r2000, DAILY_PP);
             continue;
         };
-        check(
-            &mut bad,
-            format!("exhibit 3 {day} R2000 %"),
-            moves.f64("target_return_pct", i),
-            r2000,
-            DAILY_PP,
-        );
-        check(
-            &mut bad,
-            format!("exhibit 3 {day} R1000 %"),
-            moves.f64("peer_return_pct", i),
-            r1000,
-            DAILY_PP,
-        );
-        check(
-            &mut bad,
-            format!("exhibit 3 {day} 10y bp"),
-            moves.f64("yield_change_bp", i),
-            bp,
-            DAILY_BP,
-        );
+        check(&mut bad, format!("exhibit 3 {day} R2000 %"), moves.f64("target_return_pct", i), r2000, DAILY_PP);
+        check(&mut bad, format!("exhibit 3 {day} R1000 %"), moves.f64("peer_return_pct", i), r1000, DAILY_PP);
+        check(&mut bad, format!("exhibit 3 {day} 10y bp"), moves.f64("yield_change_bp", i), bp, DAILY_BP);
     }
 
-    let periods = Rows {
-        batch: read_dataset(publish, "yield_periods", AS_OF),
-    };
+    let periods = Rows { batch: read_dataset(publish, "yield_periods", AS_OF) };
     for (start, end, r1000, r2000, diff, bp) in PUBLISHED_PERIODS {
-        let Some(i) = (0..periods.len()).find(|&i| {
-            periods.date("start_date", i) == date(start) && periods.date("end_date", i) == date(end)
-        }) else {
+        let Some(i) = (0..periods.len())
+            .find(|&i| periods.date("start_date", i) == date(start) && periods.date("end_date", i) == date(end))
+        else {
             bad.push(format!("exhibit 4 period {start} → {end} is missing"));
             continue;
         };
         let what = |x: &str| format!("exhibit 4 {start} → {end} {x}");
-        check(
-            &mut bad,
-            what("R1000 %"),
-            periods.f64("index_a_return_pct", i),
-            r1000,
-            PERIOD_PP,
-        );
-        check(
-            &mut bad,
-            what("R2000 %"),
-            periods.f64("index_b_return_pct", i),
-            r2000,
-            PERIOD_PP,
-        );
-        check(
-            &mut bad,
-            what("R1000 − R2000 pp"),
-            periods.f64("difference_pp", i),
-            diff,
-            PERIOD_PP,
-        );
-        check(
-            &mut bad,
-            what("10y bp"),
-            periods.f64("yield_change_bp", i),
-            bp,
-            PERIOD_BP,
-        );
+        check(&mut bad, what("R1000 %"), periods.f64("index_a_return_pct", i), r1000, PERIOD_PP);
+        check(&mut bad, what("R2000 %"), periods.f64("index_b_return_pct", i), r2000, PERIOD_PP);
+        check(&mut bad, what("R1000 − R2000 pp"), periods.f64("difference_pp", i), diff, PERIOD_PP);
+        check(&mut bad, what("10y bp"), periods.f64("yield_change_bp", i), bp, PERIOD_BP);
     }
     bad
 }
@@ -143,60 +85,30 @@ fn golden_mismatches(publish: &Path) -> Vec<String> {
 fn real_proxies_reproduce_published_exhibits_3_and_4() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = real_proxies_pipeline(dir.path(), &real_data());
-    let run = exhibits_ok(
-        dir.path(),
-        &[
-            "run",
-            "--pipeline",
-            pipeline.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-        ],
-        0,
-    );
+    let run = exhibits_ok(dir.path(), &["run", "--pipeline", pipeline.to_str().unwrap(), "--as-of", AS_OF], 0);
     assert_eq!(run.summary["status"], "success");
     let publish = dir.path().join("var/publish");
     let bad = golden_mismatches(&publish);
-    assert!(
-        bad.is_empty(),
-        "published figures not reproduced:\n{}",
-        bad.join("\n")
-    );
+    assert!(bad.is_empty(), "published figures not reproduced:\n{}", bad.join("\n"));
 
     // Exactly the published four days, ranked by the R2000's return.
-    let moves = Rows {
-        batch: read_dataset(&publish, "largest_daily_moves", AS_OF),
-    };
-    let ranked: Vec<String> = (0..moves.len())
-        .map(|i| moves.date("date", i).to_string())
-        .collect();
-    assert_eq!(
-        ranked,
-        ["2023-11-14", "2024-07-11", "2024-07-16", "2023-12-13"]
-    );
-    assert_eq!(
-        (0..moves.len())
-            .map(|i| moves.i64("rank", i))
-            .collect::<Vec<_>>(),
-        [1, 2, 3, 4]
-    );
+    let moves = Rows { batch: read_dataset(&publish, "largest_daily_moves", AS_OF) };
+    let ranked: Vec<String> = (0..moves.len()).map(|i| moves.date("date", i).to_string()).collect();
+    assert_eq!(ranked, ["2023-11-14", "2024-07-11", "2024-07-16", "2023-12-13"]);
+    assert_eq!((0..moves.len()).map(|i| moves.i64("rank", i)).collect::<Vec<_>>(), [1, 2, 3, 4]);
 
     // The daily relative series, checked against the published period table chained by hand:
     // R1000 from 2023-06-30 to 2024-07-23 = 0.945·1.147·1.056·1.082·1.020 − 1 = 26.32 %,
     // R2000 = 0.884·1.224·0.978·1.040·1.096 − 1 = 20.62 %; each published factor is rounded
     // to ±0.05 pp, so allow 0.5 pp on the chained figures.
-    let rel = Rows {
-        batch: read_dataset(&publish, "relative_return", AS_OF),
-    };
+    let rel = Rows { batch: read_dataset(&publish, "relative_return", AS_OF) };
     let i = rel.by_date("date")[&date("2024-07-23")];
     assert_eq!(rel.date("base_date", i), date("2023-06-30"));
     let chained_r1000 = (0.945_f64 * 1.147 * 1.056 * 1.082 * 1.020 - 1.0) * 100.0;
     let chained_r2000 = (0.884_f64 * 1.224 * 0.978 * 1.040 * 1.096 - 1.0) * 100.0;
     assert!((rel.f64("index_a_cumulative_pct", i).unwrap() - chained_r1000).abs() < 0.5);
     assert!((rel.f64("index_b_cumulative_pct", i).unwrap() - chained_r2000).abs() < 0.5);
-    assert!(
-        (rel.f64("relative_return_pp", i).unwrap() - (chained_r1000 - chained_r2000)).abs() < 0.5
-    );
+    assert!((rel.f64("relative_return_pp", i).unwrap() - (chained_r1000 - chained_r2000)).abs() < 0.5);
     assert_eq!(rel.date("date", 0), date("2023-06-30"));
     assert_eq!(rel.f64("relative_return_pp", 0), Some(0.0));
 }
@@ -208,11 +120,7 @@ fn golden_comparison_fails_when_one_input_row_moves() {
     let real = dir.path().join("real");
     std::fs::create_dir_all(real.join("yahoo_adjclose")).unwrap();
     for f in ["IWB.csv", "TNX.csv"] {
-        std::fs::copy(
-            real_data().join("yahoo_adjclose").join(f),
-            real.join("yahoo_adjclose").join(f),
-        )
-        .unwrap();
+        std::fs::copy(real_data().join("yahoo_adjclose").join(f), real.join("yahoo_adjclose").join(f)).unwrap();
     }
     let iwm = std::fs::read_to_string(real_data().join("yahoo_adjclose/IWM.csv")).unwrap();
     let perturbed: String = iwm
@@ -226,21 +134,10 @@ fn golden_comparison_fails_when_one_input_row_moves() {
     std::fs::write(real.join("yahoo_adjclose/IWM.csv"), perturbed).unwrap();
 
     let pipeline = real_proxies_pipeline(dir.path(), &real);
-    exhibits_ok(
-        dir.path(),
-        &[
-            "run",
-            "--pipeline",
-            pipeline.to_str().unwrap(),
-            "--as-of",
-            AS_OF,
-        ],
-        0,
-    );
+    exhibits_ok(dir.path(), &["run", "--pipeline", pipeline.to_str().unwrap(), "--as-of", AS_OF], 0);
     let bad = golden_mismatches(&dir.path().join("var/publish"));
     assert!(
-        bad.iter()
-            .any(|b| b.starts_with("exhibit 3 2023-11-14 R2000 %")),
+        bad.iter().any(|b| b.starts_with("exhibit 3 2023-11-14 R2000 %")),
         "a 0.5 % move of the 2023-11-14 IWM close must break the golden figures, got: {bad:?}"
     );
 }

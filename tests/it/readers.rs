@@ -9,11 +9,7 @@ use crate::support::{exhibits_ok, repo};
 fn readme_reader_snippets_open_a_published_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    exhibits_ok(
-        dir.path(),
-        &["gen", "--scale", "s", "--out", data.to_str().unwrap()],
-        0,
-    );
+    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", data.to_str().unwrap()], 0);
     let text = std::fs::read_to_string(repo().join("pipelines/nightly.toml"))
         .unwrap()
         .replace("\"../sql\"", &format!("{:?}", repo().join("sql")))
@@ -21,21 +17,11 @@ fn readme_reader_snippets_open_a_published_run() {
         .replace("../var", &dir.path().join("var").display().to_string());
     std::fs::write(dir.path().join("nightly.toml"), text).unwrap();
     for as_of in ["2024-12-30", "2024-12-31"] {
-        exhibits_ok(
-            dir.path(),
-            &["run", "--pipeline", "nightly.toml", "--as-of", as_of],
-            0,
-        );
+        exhibits_ok(dir.path(), &["run", "--pipeline", "nightly.toml", "--as-of", as_of], 0);
     }
 
-    let env = Command::new(repo().join("scripts/python-env"))
-        .output()
-        .expect("scripts/python-env runs");
-    assert!(
-        env.status.success(),
-        "{}",
-        String::from_utf8_lossy(&env.stderr)
-    );
+    let env = Command::new(repo().join("scripts/python-env")).output().expect("scripts/python-env runs");
+    assert!(env.status.success(), "{}", String::from_utf8_lossy(&env.stderr));
     let python = String::from_utf8(env.stdout).unwrap().trim().to_string();
     let out = Command::new(python)
         .arg(repo().join("tests/readers/readme_snippets.py"))
@@ -43,11 +29,7 @@ fn readme_reader_snippets_open_a_published_run() {
         .arg("2024-12-31")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         seen,

@@ -12,23 +12,14 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
 }
 
 /// `../shared/data/real` beside the repository (or `$EXHIBITS_SHARED_DIR/data/real`).
 pub fn real_data() -> PathBuf {
-    let shared = std::env::var_os("EXHIBITS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared"));
+    let shared = std::env::var_os("EXHIBITS_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"));
     let dir = shared.join("data/real");
-    assert!(
-        dir.is_dir(),
-        "the real data folder {} is missing: clone the repository beside shared/",
-        dir.display()
-    );
+    assert!(dir.is_dir(), "the real data folder {} is missing: clone the repository beside shared/", dir.display());
     dir.canonicalize().unwrap()
 }
 
@@ -62,27 +53,14 @@ pub fn exhibits(cwd: &Path, args: &[&str]) -> Outcome {
         .expect("the exhibits binary runs");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let summary = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(serde_json::Value::Null);
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        summary,
-    }
+    let summary = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(serde_json::Value::Null);
+    Outcome { code: out.status.code().unwrap_or(-1), stdout, stderr, summary }
 }
 
 /// Runs and asserts the exit code, showing everything on failure.
 pub fn exhibits_ok(cwd: &Path, args: &[&str], code: i32) -> Outcome {
     let o = exhibits(cwd, args);
-    assert_eq!(
-        o.code, code,
-        "exhibits {args:?} exited {}\nstdout:\n{}\nstderr:\n{}",
-        o.code, o.stdout, o.stderr
-    );
+    assert_eq!(o.code, code, "exhibits {args:?} exited {}\nstdout:\n{}\nstderr:\n{}", o.code, o.stdout, o.stderr);
     o
 }
 
@@ -95,10 +73,7 @@ pub fn write_pipeline(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Reads one published dataset partition into one batch.
 pub fn read_dataset(publish: &Path, dataset: &str, as_of: &str) -> RecordBatch {
-    let file = publish
-        .join(dataset)
-        .join(format!("as_of={as_of}"))
-        .join("part-00000.parquet");
+    let file = publish.join(dataset).join(format!("as_of={as_of}")).join("part-00000.parquet");
     let reader = ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
     )
@@ -137,11 +112,7 @@ impl Rows {
 
     pub fn date(&self, name: &str, row: usize) -> NaiveDate {
         let c = self.col(name);
-        assert_eq!(
-            c.data_type(),
-            &DataType::Date32,
-            "{name} is published as Date32"
-        );
+        assert_eq!(c.data_type(), &DataType::Date32, "{name} is published as Date32");
         let days = c.as_primitive::<Date32Type>().value(row);
         NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days.into())
     }

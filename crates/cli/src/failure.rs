@@ -11,11 +11,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(status: ExitStatus, error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            status,
-            error: error.into(),
-            summary: serde_json::json!({}),
-        }
+        Failure { status, error: error.into(), summary: serde_json::json!({}) }
     }
 
     /// Attaches what was done before the failure to the summary.
@@ -30,4 +26,9 @@ impl<E: Classify + std::error::Error + Send + Sync + 'static> From<E> for Failur
     fn from(e: E) -> Failure {
         Failure::new(e.exit_status(), e)
     }
+}
+
+/// Maps an error to a failure that carries `summary` (what the command did before it).
+pub(crate) fn with_summary<E: Into<Failure>>(summary: &serde_json::Value) -> impl Fn(E) -> Failure + '_ {
+    move |e| e.into().with_summary(summary.clone())
 }

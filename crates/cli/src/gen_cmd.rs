@@ -40,12 +40,7 @@ pub(crate) fn run(args: GenArgs) -> Result<serde_json::Value, Failure> {
         ScaleArg::M => Scale::M,
         ScaleArg::L => Scale::L,
     };
-    let opts = GenOptions {
-        out: args.out.clone(),
-        years: scale.years(),
-        end_year: args.end_year,
-        seed: args.seed,
-    };
+    let opts = GenOptions { out: args.out.clone(), years: scale.years(), end_year: args.end_year, seed: args.seed };
     tracing::info!(out = %args.out.display(), years = opts.years, seed = opts.seed, "generating");
     let summary = exhibits_gen::generate(&opts).map_err(|e| {
         let status = match e {

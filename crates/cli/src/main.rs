@@ -5,9 +5,12 @@
 //! or model error, 2 usage or configuration error, 3 transient infrastructure error, 99 the
 //! inputs for the as-of date are not there yet.
 
+mod check_cmd;
 mod failure;
 mod gen_cmd;
+mod models;
 mod run_cmd;
+mod test_cmd;
 
 use std::process::ExitCode;
 
@@ -16,11 +19,7 @@ use clap::{Parser, Subcommand};
 use crate::failure::Failure;
 
 #[derive(Parser)]
-#[command(
-    name = "exhibits",
-    version,
-    about = "Equity-index vendor files → published research exhibits"
-)]
+#[command(name = "exhibits", version, about = "Equity-index vendor files → published research exhibits")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,16 +31,18 @@ enum Command {
     Gen(gen_cmd::GenArgs),
     /// Ingest → models → publish for one as-of date or a backfill range.
     Run(run_cmd::RunArgs),
+    /// Parse and plan every model, contract and data test without data; validate pipelines.
+    Check(check_cmd::CheckArgs),
+    /// Run the SQL tests (.slt) of the models; --complete rewrites their expected output.
+    Test(test_cmd::TestArgs),
 }
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let is_help = matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            );
+            let is_help =
+                matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion);
             let _ = e.print();
             return ExitCode::from(if is_help { 0 } else { 2 });
         }
@@ -54,23 +55,18 @@ fn main() -> ExitCode {
         )
         .with_target(false)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let started = std::time::Instant::now();
     let (command, result) = match cli.command {
         Command::Gen(args) => ("gen", gen_cmd::run(args)),
         Command::Run(args) => ("run", runtime.block_on(run_cmd::run(args))),
+        Command::Check(args) => ("check", runtime.block_on(check_cmd::run(args))),
+        Command::Test(args) => ("test", runtime.block_on(test_cmd::run(args))),
     };
     let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     let (mut summary, status) = match result {
         Ok(summary) => (summary, exhibits_core::ExitStatus::Success),
-        Err(Failure {
-            status,
-            error,
-            mut summary,
-        }) => {
+        Err(Failure { status, error, mut summary }) => {
             tracing::error!("{error:#}");
             summary["error"] = serde_json::Value::String(format!("{error:#}"));
             (summary, status)

@@ -1,5 +1,6 @@
 //! `exhibits run`: ingest → models → publish, for one as-of date or every trading day of a range.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::anyhow;
@@ -9,28 +10,20 @@ use exhibits_core::ExitStatus;
 use exhibits_core::calendar;
 use exhibits_core::pipeline::Pipeline;
 use exhibits_ingest::{Lake, ReadSource};
-use exhibits_publish::{Dataset, Publisher};
-use exhibits_sql::{ModelSession, Project};
+use exhibits_publish::{Dataset, Publisher, RunInfo};
+use exhibits_sql::{Contracts, Project};
 use serde_json::json;
 
-use crate::failure::Failure;
+use crate::failure::{Failure, with_summary};
+use crate::models::{self, LakeTables};
 
 #[derive(Args)]
 pub(crate) struct RunArgs {
     /// The pipeline file.
-    #[arg(
-        long,
-        env = "EXHIBITS_PIPELINE",
-        default_value = "pipelines/nightly.toml"
-    )]
+    #[arg(long, env = "EXHIBITS_PIPELINE", default_value = "pipelines/nightly.toml")]
     pipeline: PathBuf,
     /// The as-of date (YYYY-MM-DD): data up to and including this date.
-    #[arg(
-        long,
-        env = "EXHIBITS_AS_OF",
-        required_unless_present = "from",
-        conflicts_with = "from"
-    )]
+    #[arg(long, env = "EXHIBITS_AS_OF", required_unless_present_any = ["from", "dry_run"], conflicts_with = "from")]
     as_of: Option<NaiveDate>,
     /// Backfill: the first as-of date (every trading day from here to --to is run).
     #[arg(long, requires = "to")]
@@ -44,6 +37,13 @@ pub(crate) struct RunArgs {
     /// Publish target (folder or URL), overriding the pipeline's `[publish] url`.
     #[arg(long, env = "EXHIBITS_PUBLISH_URL")]
     publish: Option<String>,
+    /// Only these models (and what they read): `name`, `name+` (and downstream), `+name` (and
+    /// upstream), `tag:x`. Repeat or separate with commas.
+    #[arg(long, value_delimiter = ',', env = "EXHIBITS_SELECT")]
+    select: Vec<String>,
+    /// Print the plan (models in order, inputs, outputs, data tests) and stop.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 pub(crate) async fn run(args: RunArgs) -> Result<serde_json::Value, Failure> {
@@ -54,34 +54,34 @@ pub(crate) async fn run(args: RunArgs) -> Result<serde_json::Value, Failure> {
     if let Some(url) = args.publish {
         pipeline.publish.url = url;
     }
+    if args.dry_run {
+        return dry_run(
+            &pipeline,
+            &args.select,
+            args.as_of.or(args.from).unwrap_or_else(|| chrono::Local::now().date_naive()),
+        );
+    }
     let dates = match (args.as_of, args.from, args.to) {
         (Some(d), _, _) => vec![d],
-        (None, Some(from), Some(to)) if from <= to => from
-            .iter_days()
-            .take_while(|d| *d <= to)
-            .filter(|d| calendar::is_trading_day(*d))
-            .collect(),
+        (None, Some(from), Some(to)) if from <= to => {
+            from.iter_days().take_while(|d| *d <= to).filter(|d| calendar::is_trading_day(*d)).collect()
+        }
         (None, Some(from), Some(to)) => {
-            return Err(Failure::new(
-                ExitStatus::Usage,
-                anyhow!("--from {from} is after --to {to}"),
-            ));
+            return Err(Failure::new(ExitStatus::Usage, anyhow!("--from {from} is after --to {to}")));
         }
         _ => unreachable!("clap requires --as-of or --from with --to"),
     };
     if dates.is_empty() {
-        return Err(Failure::new(
-            ExitStatus::Usage,
-            anyhow!("the backfill range holds no trading day"),
-        ));
+        return Err(Failure::new(ExitStatus::Usage, anyhow!("the backfill range holds no trading day")));
     }
     let mut runs = Vec::with_capacity(dates.len());
     for as_of in &dates {
-        match run_one(&pipeline, *as_of).await {
+        match run_one(&pipeline, *as_of, &args.select).await {
             Ok(summary) => runs.push(summary),
             Err(f) if dates.len() == 1 => return Err(f),
             Err(f) => {
-                let summary = json!({ "pipeline": pipeline.name, "completed": runs, "failed_as_of": as_of.to_string() });
+                let summary =
+                    json!({ "pipeline": pipeline.name, "completed": runs, "failed_as_of": as_of.to_string() });
                 return Err(Failure { summary, ..f });
             }
         }
@@ -92,12 +92,90 @@ pub(crate) async fn run(args: RunArgs) -> Result<serde_json::Value, Failure> {
     Ok(json!({ "pipeline": pipeline.name, "runs": runs }))
 }
 
-fn input_summary(reads: &[ReadSource]) -> serde_json::Value {
-    serde_json::to_value(reads.iter().map(|r| &r.report).collect::<Vec<_>>())
-        .expect("reports serialise")
+/// The models to run and the datasets to publish, for `--select`.
+struct Selection {
+    run: BTreeSet<String>,
+    publish: Vec<String>,
 }
 
-async fn run_one(pipeline: &Pipeline, as_of: NaiveDate) -> Result<serde_json::Value, Failure> {
+fn select(
+    pipeline: &Pipeline,
+    project: &Project,
+    contracts: &Contracts,
+    selectors: &[String],
+) -> Result<Selection, Failure> {
+    if let Some(missing) = pipeline.publish.datasets.iter().find(|d| project.model(d).is_none()) {
+        return Err(Failure::new(
+            ExitStatus::Usage,
+            anyhow!(
+                "{}: [publish] lists dataset {missing}, but {} has no model {missing}.sql",
+                pipeline.file.display(),
+                pipeline.models_dir.display()
+            ),
+        ));
+    }
+    let chosen: BTreeSet<String> = if selectors.is_empty() {
+        project.models.iter().map(|m| m.name.clone()).collect()
+    } else {
+        project.select(selectors, contracts)?
+    };
+    let publish = pipeline.publish.datasets.iter().filter(|d| chosen.contains(*d)).cloned().collect();
+    Ok(Selection { run: project.with_ancestors(&chosen), publish })
+}
+
+fn dry_run(pipeline: &Pipeline, selectors: &[String], as_of: NaiveDate) -> Result<serde_json::Value, Failure> {
+    let (_, project, contracts) = models::open(pipeline, as_of, LakeTables::SchemasOnly)?;
+    let selection = select(pipeline, &project, &contracts, selectors)?;
+    let models: Vec<_> = project
+        .models
+        .iter()
+        .filter(|m| selection.run.contains(&m.name))
+        .map(|m| json!({ "model": m.name, "file": m.file, "reads": m.depends_on.iter().chain(&m.inputs).collect::<Vec<_>>() }))
+        .collect();
+    let tests: Vec<_> = project
+        .tests
+        .iter()
+        .filter(|t| t.guards.iter().all(|g| selection.run.contains(g)))
+        .map(|t| json!({ "test": t.name, "file": t.file, "guards": t.guards }))
+        .collect();
+    let inputs: Vec<_> = pipeline
+        .sources
+        .iter()
+        .map(|s| json!({ "source": s.name, "file": s.path, "table": format!("lake.{}", s.format.table()) }))
+        .collect();
+    let outputs: Vec<_> = selection
+        .publish
+        .iter()
+        .map(|d| json!({ "dataset": d, "path": format!("{}/{d}/as_of=YYYY-MM-DD/part-00000.parquet", pipeline.publish.url) }))
+        .collect();
+    eprintln!("plan for {} ({}):", pipeline.name, pipeline.file.display());
+    eprintln!("  inputs:");
+    for s in &pipeline.sources {
+        eprintln!("    {:<24} {} → lake.{}", s.name, s.path.display(), s.format.table());
+    }
+    eprintln!("  models, in order:");
+    for m in project.models.iter().filter(|m| selection.run.contains(&m.name)) {
+        let reads: Vec<&str> = m.depends_on.iter().chain(&m.inputs).map(String::as_str).collect();
+        eprintln!("    {:<24} reads {}", m.name, reads.join(", "));
+    }
+    eprintln!("  data tests:");
+    for t in project.tests.iter().filter(|t| t.guards.iter().all(|g| selection.run.contains(g))) {
+        eprintln!("    {:<24} guards {}", t.name, t.guards.join(", "));
+    }
+    eprintln!("  outputs:");
+    for d in &selection.publish {
+        eprintln!("    {d}");
+    }
+    Ok(
+        json!({ "pipeline": pipeline.name, "dry_run": true, "inputs": inputs, "models": models, "data_tests": tests, "outputs": outputs }),
+    )
+}
+
+fn input_summary(reads: &[ReadSource]) -> serde_json::Value {
+    serde_json::to_value(reads.iter().map(|r| &r.report).collect::<Vec<_>>()).expect("reports serialise")
+}
+
+async fn run_one(pipeline: &Pipeline, as_of: NaiveDate, selectors: &[String]) -> Result<serde_json::Value, Failure> {
     let mut summary = json!({ "pipeline": pipeline.name, "as_of": as_of.to_string() });
     tracing::info!(pipeline = %pipeline.file.display(), %as_of, "run");
 
@@ -105,8 +183,7 @@ async fn run_one(pipeline: &Pipeline, as_of: NaiveDate) -> Result<serde_json::Va
     // (exit 99) leaves the lake as it was.
     let mut reads = Vec::with_capacity(pipeline.sources.len());
     for source in &pipeline.sources {
-        let read = exhibits_ingest::read_source(source)
-            .map_err(|e| Failure::from(e).with_summary(summary.clone()))?;
+        let read = exhibits_ingest::read_source(source).map_err(with_summary(&summary))?;
         let r = &read.report;
         tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, "read {}", r.file.display());
         if let Some(first) = read.rejected().first() {
@@ -115,11 +192,7 @@ async fn run_one(pipeline: &Pipeline, as_of: NaiveDate) -> Result<serde_json::Va
                 r.file.display(),
                 r.rejected,
                 first.line,
-                first
-                    .column
-                    .as_ref()
-                    .map(|c| format!(", column {c}"))
-                    .unwrap_or_default(),
+                first.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(),
                 first.reason
             );
         }
@@ -141,85 +214,77 @@ async fn run_one(pipeline: &Pipeline, as_of: NaiveDate) -> Result<serde_json::Va
     }
     summary["inputs"] = input_summary(&reads);
 
-    let lake = Lake::open(&pipeline.lake_dir)
-        .map_err(|e| Failure::from(e).with_summary(summary.clone()))?;
+    // Models are found and selected before the lake is touched: a broken model folder or a
+    // wrong --select changes nothing.
+    let lake_dir = exhibits_core::pipeline::normalize(&pipeline.lake_dir);
+    let (session, project, contracts) =
+        models::open(pipeline, as_of, LakeTables::Data(&lake_dir)).map_err(with_summary(&summary))?;
+    let selection = select(pipeline, &project, &contracts, selectors).map_err(with_summary(&summary))?;
+
+    let lake = Lake::open(&lake_dir).map_err(with_summary(&summary))?;
     for read in &reads {
-        lake.store(read)
-            .await
-            .map_err(|e| Failure::from(e).with_summary(summary.clone()))?;
+        lake.store(read).await.map_err(with_summary(&summary))?;
     }
+    let build = session.build(&project, Some(&selection.run)).await.map_err(with_summary(&summary))?;
+    tracing::info!(models = build.tables.len(), "built");
 
-    let session = ModelSession::new();
-    let fail = |e: exhibits_sql::SqlError| Failure::from(e).with_summary(summary.clone());
-    for (table, schema) in [
-        ("index_levels", exhibits_ingest::index_levels_schema()),
-        ("yields", exhibits_ingest::yields_schema()),
-        ("quarantine", exhibits_ingest::quarantine_schema()),
-    ] {
-        session
-            .register_lake_table(table, &lake.table_dir(table), schema)
-            .map_err(fail)?;
+    // A dataset is withheld when a data test that reads it returned rows, or its data breaks
+    // its contract; the other datasets are still published.
+    let mut withheld: Vec<(String, String)> = Vec::new();
+    for f in &build.failed_tests {
+        for g in f.guards.iter().filter(|g| selection.publish.contains(g)) {
+            withheld.push((
+                g.clone(),
+                format!("data test {} ({}) returned {} rows:\n{}", f.test, f.file.display(), f.rows, f.sample),
+            ));
+        }
     }
-    session
-        .register_params(as_of, &pipeline.params)
-        .map_err(fail)?;
-    session.register_periods(&pipeline.periods).map_err(fail)?;
-    let project = Project::discover(&pipeline.models_dir, &session.state()).map_err(fail)?;
-    if let Some(missing) = pipeline
-        .publish
-        .datasets
-        .iter()
-        .find(|d| project.model(d).is_none())
-    {
-        return Err(Failure::new(
-            ExitStatus::Usage,
-            anyhow!(
-                "{}: [publish] lists dataset {missing}, but {} has no model {missing}.sql",
-                pipeline.file.display(),
-                pipeline.models_dir.display()
-            ),
-        )
-        .with_summary(summary));
-    }
-    let build = session.build(&project).await.map_err(fail)?;
-    tracing::info!(models = project.models.len(), "built");
-
-    let publisher = Publisher::open(&pipeline.publish.url)
-        .map_err(|e| Failure::from(e).with_summary(summary.clone()))?;
-    let datasets: Vec<Dataset> = pipeline
-        .publish
-        .datasets
-        .iter()
-        .map(|name| {
-            let (schema, batches) = build
-                .get(name)
-                .expect("every published dataset is a model that was built");
-            Dataset {
-                name,
-                schema: schema.clone(),
-                batches,
+    for name in &selection.publish {
+        let (schema, batches) = build.get(name).expect("every published dataset was built");
+        if let Some(declared) = contracts.get(name) {
+            let problems = declared.data_problems(schema, batches);
+            if !problems.is_empty() {
+                withheld.push((
+                    name.clone(),
+                    format!("breaks its contract in {}:\n  {}", declared.file.display(), problems.join("\n  ")),
+                ));
             }
+        }
+    }
+    for (dataset, why) in &withheld {
+        tracing::error!("not publishing {dataset}: {why}");
+    }
+
+    let publisher = Publisher::open(&pipeline.publish.url).map_err(with_summary(&summary))?;
+    let datasets: Vec<Dataset> = selection
+        .publish
+        .iter()
+        .filter(|name| !withheld.iter().any(|(w, _)| w == *name))
+        .map(|name| {
+            let (schema, batches) = build.get(name).expect("every published dataset was built");
+            Dataset { name, schema: schema.clone(), batches }
         })
         .collect();
-    let manifest = publisher
-        .publish(&pipeline.name, as_of, &datasets, summary["inputs"].clone())
-        .await
-        .map_err(|e| Failure::from(e).with_summary(summary.clone()))?;
+    let withheld_json: serde_json::Value =
+        withheld.iter().map(|(d, why)| json!({ "dataset": d, "reason": why })).collect();
+    let info =
+        RunInfo { pipeline: &pipeline.name, as_of, inputs: summary["inputs"].clone(), withheld: withheld_json.clone() };
+    let manifest = publisher.publish(info, &datasets).await.map_err(with_summary(&summary))?;
     for ds in &manifest.datasets {
-        tracing::info!(
-            "published {:>7} rows  {}/{}",
-            ds.rows,
-            publisher.url(),
-            ds.files[0]
-        );
+        tracing::info!("published {:>7} rows  {}/{}", ds.rows, publisher.url(), ds.files[0]);
     }
     summary["publish"] = publisher.url().into();
     summary["manifest"] = format!("{}/manifests/as_of={as_of}.json", publisher.url()).into();
-    summary["datasets"] = manifest
-        .datasets
-        .iter()
-        .map(|d| (d.name.clone(), json!(d.rows)))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
+    summary["datasets"] =
+        manifest.datasets.iter().map(|d| (d.name.clone(), json!(d.rows))).collect::<serde_json::Map<_, _>>().into();
+    if !withheld.is_empty() {
+        summary["withheld"] = withheld_json;
+        let names: Vec<&str> = withheld.iter().map(|(d, _)| d.as_str()).collect();
+        return Err(Failure::new(
+            ExitStatus::DataError,
+            anyhow!("datasets withheld from publishing: {}", names.join(", ")),
+        )
+        .with_summary(summary));
+    }
     Ok(summary)
 }

@@ -22,8 +22,7 @@ fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
 }
 
 fn last_weekday(year: i32, month: u32, weekday: Weekday) -> NaiveDate {
-    let mut d =
-        NaiveDate::from_ymd_opt(year, month + 1, 1).expect("valid month") - Duration::days(1);
+    let mut d = NaiveDate::from_ymd_opt(year, month + 1, 1).expect("valid month") - Duration::days(1);
     while d.weekday() != weekday {
         d -= Duration::days(1);
     }
@@ -144,17 +143,8 @@ mod tests {
 
     #[test]
     fn last_trading_day_steps_back_over_weekends_and_holidays() {
-        assert_eq!(
-            last_trading_day_on_or_before(date("2024-07-07")),
-            date("2024-07-05")
-        );
-        assert_eq!(
-            last_trading_day_on_or_before(date("2024-07-04")),
-            date("2024-07-03")
-        );
-        assert_eq!(
-            last_trading_day_on_or_before(date("2024-07-03")),
-            date("2024-07-03")
-        );
+        assert_eq!(last_trading_day_on_or_before(date("2024-07-07")), date("2024-07-05"));
+        assert_eq!(last_trading_day_on_or_before(date("2024-07-04")), date("2024-07-03"));
+        assert_eq!(last_trading_day_on_or_before(date("2024-07-03")), date("2024-07-03"));
     }
 }

@@ -116,8 +116,7 @@ pub struct Source {
 impl Source {
     /// Whether this source must cover the as-of trading day.
     pub fn requires_as_of(&self) -> bool {
-        self.require_as_of
-            .unwrap_or(self.format.table() == "index_levels")
+        self.require_as_of.unwrap_or(self.format.table() == "index_levels")
     }
 }
 
@@ -190,15 +189,9 @@ pub struct Pipeline {
 fn de_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
     let v = toml::value::Datetime::deserialize(d)?;
     match (v.date, v.time) {
-        (Some(date), None) => NaiveDate::from_ymd_opt(
-            i32::from(date.year),
-            u32::from(date.month),
-            u32::from(date.day),
-        )
-        .ok_or_else(|| serde::de::Error::custom(format!("{v} is not a calendar date"))),
-        _ => Err(serde::de::Error::custom(format!(
-            "expected a date like 2024-06-28, found {v}"
-        ))),
+        (Some(date), None) => NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day))
+            .ok_or_else(|| serde::de::Error::custom(format!("{v} is not a calendar date"))),
+        _ => Err(serde::de::Error::custom(format!("expected a date like 2024-06-28, found {v}"))),
     }
 }
 
@@ -214,9 +207,7 @@ fn param_value(name: &str, v: &toml::Value) -> Result<ParamValue, String> {
                     .ok_or_else(|| format!("param {name}: {dt} is not a calendar date"))?,
             ),
             _ => {
-                return Err(format!(
-                    "param {name}: only plain dates (2024-06-28) are supported, found {dt}"
-                ));
+                return Err(format!("param {name}: only plain dates (2024-06-28) are supported, found {dt}"));
             }
         },
         other => {
@@ -251,63 +242,40 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 /// Whether `s` is a URL with a scheme (`s3://…`) rather than a local path.
 pub fn is_url(s: &str) -> bool {
-    s.split_once("://").is_some_and(|(scheme, _)| {
-        !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric())
-    })
+    s.split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 impl Pipeline {
     /// Reads and validates a pipeline file.
     pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
-        let text = std::fs::read_to_string(file).map_err(|source| PipelineError::Read {
-            path: file.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(file).map_err(|source| PipelineError::Read { path: file.to_owned(), source })?;
         Self::parse(file, &text)
     }
 
     /// Parses pipeline text as if read from `file` (which anchors relative paths).
     pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
-        let raw: RawPipeline = toml::from_str(text).map_err(|e| PipelineError::Parse {
-            path: file.to_owned(),
-            message: e.to_string(),
-        })?;
-        let invalid = |what: String| PipelineError::Invalid {
-            path: file.to_owned(),
-            what,
-        };
+        let raw: RawPipeline =
+            toml::from_str(text).map_err(|e| PipelineError::Parse { path: file.to_owned(), message: e.to_string() })?;
+        let invalid = |what: String| PipelineError::Invalid { path: file.to_owned(), what };
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_owned()
-            } else {
-                normalize(&base.join(p))
-            }
+            if p.is_absolute() { p.to_owned() } else { normalize(&base.join(p)) }
         };
 
         let mut names = std::collections::HashSet::new();
         let mut sources = Vec::with_capacity(raw.sources.len());
         for mut s in raw.sources {
             if !names.insert(s.name.clone()) {
-                return Err(invalid(format!(
-                    "two sources are named {:?}; source names must be unique",
-                    s.name
-                )));
+                return Err(invalid(format!("two sources are named {:?}; source names must be unique", s.name)));
             }
             match s.format {
                 SourceFormat::YahooClose if s.index_id.is_none() => {
-                    return Err(invalid(format!(
-                        "source {:?} (format yahoo_close) needs index_id = \"…\"",
-                        s.name
-                    )));
+                    return Err(invalid(format!("source {:?} (format yahoo_close) needs index_id = \"…\"", s.name)));
                 }
-                SourceFormat::CanonicalYields | SourceFormat::YahooYield
-                    if s.series_id.is_none() =>
-                {
-                    return Err(invalid(format!(
-                        "source {:?} (a yield format) needs series_id = \"…\"",
-                        s.name
-                    )));
+                SourceFormat::CanonicalYields | SourceFormat::YahooYield if s.series_id.is_none() => {
+                    return Err(invalid(format!("source {:?} (a yield format) needs series_id = \"…\"", s.name)));
                 }
                 _ => {}
             }
@@ -321,23 +289,16 @@ impl Pipeline {
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
         if params.iter().any(|(k, _)| k == "as_of") {
-            return Err(invalid(
-                "param as_of is set by the run (--as-of); remove it from [params]".into(),
-            ));
+            return Err(invalid("param as_of is set by the run (--as-of); remove it from [params]".into()));
         }
         for p in &raw.periods {
             if p.end <= p.start {
-                return Err(invalid(format!(
-                    "period {} → {} ends before it starts",
-                    p.start, p.end
-                )));
+                return Err(invalid(format!("period {} → {} ends before it starts", p.start, p.end)));
             }
         }
         let mut publish = raw.publish;
         if !is_url(&publish.url) {
-            publish.url = resolve(Path::new(&publish.url))
-                .to_string_lossy()
-                .into_owned();
+            publish.url = resolve(Path::new(&publish.url)).to_string_lossy().into_owned();
         }
         Ok(Pipeline {
             file: file.to_owned(),
@@ -388,10 +349,7 @@ end = 2023-10-31
         assert_eq!(
             p.params,
             vec![
-                (
-                    "start".into(),
-                    ParamValue::Date(NaiveDate::from_ymd_opt(2023, 7, 1).unwrap())
-                ),
+                ("start".into(), ParamValue::Date(NaiveDate::from_ymd_opt(2023, 7, 1).unwrap())),
                 ("top_n".into(), ParamValue::Int(4)),
                 ("who".into(), ParamValue::Text("R2000".into())),
             ]
@@ -400,14 +358,8 @@ end = 2023-10-31
 
     #[test]
     fn normalize_folds_parent_components_lexically() {
-        assert_eq!(
-            normalize(Path::new("pipelines/../var/lake")),
-            Path::new("var/lake")
-        );
-        assert_eq!(
-            normalize(Path::new("pipelines/../../shared/x.csv")),
-            Path::new("../shared/x.csv")
-        );
+        assert_eq!(normalize(Path::new("pipelines/../var/lake")), Path::new("var/lake"));
+        assert_eq!(normalize(Path::new("pipelines/../../shared/x.csv")), Path::new("../shared/x.csv"));
         assert_eq!(normalize(Path::new("./a/./b/..")), Path::new("a"));
         assert_eq!(normalize(Path::new("/../a")), Path::new("/a"));
         assert_eq!(normalize(Path::new("a/..")), Path::new("."));
@@ -423,9 +375,7 @@ end = 2023-10-31
     #[test]
     fn unknown_key_is_an_error_with_its_line() {
         let text = MINIMAL.replace("index_id = \"R2000\"", "index_id = \"R2000\"\nindx = 1");
-        let err = Pipeline::parse(Path::new("t.toml"), &text)
-            .unwrap_err()
-            .to_string();
+        let err = Pipeline::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
         assert!(err.contains("unknown field `indx`"), "{err}");
         assert!(err.contains("line 13"), "{err}");
     }
@@ -433,18 +383,14 @@ end = 2023-10-31
     #[test]
     fn yahoo_source_without_index_id_is_an_error() {
         let text = MINIMAL.replace("index_id = \"R2000\"\n", "");
-        let err = Pipeline::parse(Path::new("t.toml"), &text)
-            .unwrap_err()
-            .to_string();
+        let err = Pipeline::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
         assert!(err.contains("needs index_id"), "{err}");
     }
 
     #[test]
     fn reversed_period_is_an_error() {
         let text = MINIMAL.replace("end = 2023-10-31", "end = 2023-01-31");
-        let err = Pipeline::parse(Path::new("t.toml"), &text)
-            .unwrap_err()
-            .to_string();
+        let err = Pipeline::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
         assert!(err.contains("ends before it starts"), "{err}");
     }
 }

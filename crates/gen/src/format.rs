@@ -27,14 +27,12 @@ impl Line {
     }
 
     pub(crate) fn int(&mut self, v: i64) -> &mut Self {
-        self.0
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        self.0.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         self
     }
 
     pub(crate) fn float(&mut self, v: f64) -> &mut Self {
-        self.0
-            .extend_from_slice(ryu::Buffer::new().format(v).as_bytes());
+        self.0.extend_from_slice(ryu::Buffer::new().format(v).as_bytes());
         self
     }
 
@@ -49,16 +47,14 @@ impl Line {
         }
         let scale = 10_u64.pow(decimals);
         let abs = value.unsigned_abs();
-        self.0
-            .extend_from_slice(itoa::Buffer::new().format(abs / scale).as_bytes());
+        self.0.extend_from_slice(itoa::Buffer::new().format(abs / scale).as_bytes());
         self.0.push(b'.');
         let frac = abs % scale;
         let digits = itoa::Buffer::new().format(frac).len() as u32;
         for _ in digits..decimals {
             self.0.push(b'0');
         }
-        self.0
-            .extend_from_slice(itoa::Buffer::new().format(frac).as_bytes());
+        self.0.extend_from_slice(itoa::Buffer::new().format(frac).as_bytes());
         self
     }
 

@@ -156,32 +156,15 @@ struct CsvFile {
 impl CsvFile {
     fn create(dir: &Path, name: &str, header: &str) -> Result<CsvFile, GenError> {
         let path = dir.join(name);
-        let file = File::create(&path).map_err(|source| GenError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        let mut w = CsvFile {
-            path,
-            out: BufWriter::with_capacity(1 << 20, file),
-            rows: 0,
-        };
-        w.out
-            .write_all(header.as_bytes())
-            .map_err(|source| GenError::Write {
-                path: w.path.clone(),
-                source,
-            })?;
+        let file = File::create(&path).map_err(|source| GenError::Write { path: path.clone(), source })?;
+        let mut w = CsvFile { path, out: BufWriter::with_capacity(1 << 20, file), rows: 0 };
+        w.out.write_all(header.as_bytes()).map_err(|source| GenError::Write { path: w.path.clone(), source })?;
         Ok(w)
     }
 
     fn row(&mut self, line: &Line) -> Result<(), GenError> {
         self.rows += 1;
-        self.out
-            .write_all(line.as_bytes())
-            .map_err(|source| GenError::Write {
-                path: self.path.clone(),
-                source,
-            })
+        self.out.write_all(line.as_bytes()).map_err(|source| GenError::Write { path: self.path.clone(), source })
     }
 
     fn finish(mut self) -> Result<FileSummary, GenError> {
@@ -190,20 +173,9 @@ impl CsvFile {
             move |source| GenError::Write { path, source }
         };
         self.out.flush().map_err(err(&self.path))?;
-        let bytes = std::fs::metadata(&self.path)
-            .map_err(err(&self.path))?
-            .len();
-        let file = self
-            .path
-            .file_name()
-            .expect("file name")
-            .to_string_lossy()
-            .into_owned();
-        Ok(FileSummary {
-            file,
-            rows: self.rows,
-            bytes,
-        })
+        let bytes = std::fs::metadata(&self.path).map_err(err(&self.path))?.len();
+        let file = self.path.file_name().expect("file name").to_string_lossy().into_owned();
+        Ok(FileSummary { file, rows: self.rows, bytes })
     }
 }
 
@@ -246,26 +218,17 @@ fn is_quarter_start(days: &[NaiveDate], t: usize) -> bool {
 /// Writes a synthetic drop; see the crate documentation for the model.
 pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
     if !(1..=100).contains(&opts.years) {
-        return Err(GenError::Options(format!(
-            "years must be 1..=100, got {}",
-            opts.years
-        )));
+        return Err(GenError::Options(format!("years must be 1..=100, got {}", opts.years)));
     }
-    std::fs::create_dir_all(&opts.out).map_err(|source| GenError::Write {
-        path: opts.out.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| GenError::Write { path: opts.out.clone(), source })?;
     let years: Vec<i32> = (opts.end_year - opts.years + 1..=opts.end_year).collect();
     let mut rng = Pcg64Mcg::seed_from_u64(opts.seed);
     let mut universe = Universe::new(&mut rng);
 
     let mut files = Vec::new();
     let mut yields = CsvFile::create(&opts.out, "treasury_10y.csv", "date,yield_pct\n")?;
-    let mut levels_out = CsvFile::create(
-        &opts.out,
-        "index_levels.csv",
-        "date,index_id,price_level,total_return_level\n",
-    )?;
+    let mut levels_out =
+        CsvFile::create(&opts.out, "index_levels.csv", "date,index_id,price_level,total_return_level\n")?;
     // (price, total return) per index, in INDEX_IDS order.
     let mut levels = [(BASE_LEVEL, BASE_LEVEL); INDEX_IDS.len()];
     let mut yield_pct = 4.0_f64;
@@ -276,16 +239,9 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
 
     for &year in &years {
         let days = calendar::trading_days(year);
-        let rank_day = days
-            .iter()
-            .rposition(|d| d.month() == 5)
-            .expect("May has trading days");
-        let fourth_friday =
-            NaiveDate::from_weekday_of_month_opt(year, 6, chrono::Weekday::Fri, 4).expect("June");
-        let effective_day = days
-            .iter()
-            .position(|d| *d > fourth_friday)
-            .expect("trading days after June");
+        let rank_day = days.iter().rposition(|d| d.month() == 5).expect("May has trading days");
+        let fourth_friday = NaiveDate::from_weekday_of_month_opt(year, 6, chrono::Weekday::Fri, 4).expect("June");
+        let effective_day = days.iter().position(|d| *d > fourth_friday).expect("trading days after June");
         universe.start_year(&mut rng, days.len());
         let mut out = CsvFile::create(
             &opts.out,
@@ -296,8 +252,7 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
         for (t, day) in days.iter().enumerate() {
             let date = day.format("%Y-%m-%d").to_string();
             dates = Some((dates.map_or(*day, |d| d.0), *day));
-            log_vol =
-                0.985 * log_vol + 0.06 * Distribution::<f64>::sample(&StandardNormal, &mut rng);
+            log_vol = 0.985 * log_vol + 0.06 * Distribution::<f64>::sample(&StandardNormal, &mut rng);
             let mult = log_vol.clamp(-0.7, 1.2).exp();
             let market_shock = student_t4(&mut rng);
             let mut factors = DayFactors {
@@ -319,20 +274,9 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
             for sec in universe.live_mut(t) {
                 let ret = sec.step(&mut rng, t, &factors);
                 line.clear();
-                line.text(&date)
-                    .comma()
-                    .int(sec.id)
-                    .comma()
-                    .text(&sec.ticker)
-                    .comma();
-                line.text(SECTORS[sec.sector as usize])
-                    .comma()
-                    .text(sec.code.as_str())
-                    .comma();
-                line.int(sec.shares_now)
-                    .comma()
-                    .fixed(sec.close_cents, 2)
-                    .comma();
+                line.text(&date).comma().int(sec.id).comma().text(&sec.ticker).comma();
+                line.text(SECTORS[sec.sector as usize]).comma().text(sec.code.as_str()).comma();
+                line.int(sec.shares_now).comma().fixed(sec.close_cents, 2).comma();
                 line.fixed(sec.dividend_ten_thousandths, 4).newline();
                 out.row(&line)?;
                 let Some(r) = ret else { continue };
@@ -341,12 +285,7 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
                 day_returns[4].add(r.prev_cap, r.total, r.prev_cap, r.price);
                 if let Some(k) = sec.ew.index {
                     let ew = &mut sec.ew;
-                    day_returns[2 * k + 1].add(
-                        ew.w0 * ew.growth_tr,
-                        r.total,
-                        ew.w0 * ew.growth_pr,
-                        r.price,
-                    );
+                    day_returns[2 * k + 1].add(ew.w0 * ew.growth_tr, r.total, ew.w0 * ew.growth_pr, r.price);
                     ew.growth_tr *= 1.0 + r.total;
                     ew.growth_pr *= 1.0 + r.price;
                 }
@@ -360,14 +299,7 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
             for (k, id) in INDEX_IDS.iter().enumerate() {
                 day_returns[k].apply(&mut levels[k]);
                 line.clear();
-                line.text(&date)
-                    .comma()
-                    .text(id)
-                    .comma()
-                    .float(levels[k].0)
-                    .comma()
-                    .float(levels[k].1)
-                    .newline();
+                line.text(&date).comma().text(id).comma().float(levels[k].0).comma().float(levels[k].1).newline();
                 levels_out.row(&line)?;
             }
             // Yields fall when equities rally (about −2 bp per standard deviation of the market).
@@ -375,10 +307,7 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
                 + 0.002 * (4.0 - yield_pct))
                 .clamp(0.3, 9.0);
             line.clear();
-            line.text(&date)
-                .comma()
-                .fixed((yield_pct * 1000.0).round() as i64, 3)
-                .newline();
+            line.text(&date).comma().fixed((yield_pct * 1000.0).round() as i64, 3).newline();
             yields.row(&line)?;
         }
         constituent_rows += out.rows;
@@ -399,9 +328,6 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
     };
     let manifest = opts.out.join("manifest.json");
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    std::fs::write(&manifest, json + "\n").map_err(|source| GenError::Write {
-        path: manifest,
-        source,
-    })?;
+    std::fs::write(&manifest, json + "\n").map_err(|source| GenError::Write { path: manifest, source })?;
     Ok(summary)
 }

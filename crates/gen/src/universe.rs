@@ -106,12 +106,7 @@ impl Security {
 
     /// Moves the security through day `t` of the year and returns its return, or `None` on
     /// its listing day.
-    pub(crate) fn step(
-        &mut self,
-        rng: &mut Pcg64Mcg,
-        t: usize,
-        f: &DayFactors,
-    ) -> Option<DayReturn> {
+    pub(crate) fn step(&mut self, rng: &mut Pcg64Mcg, t: usize, f: &DayFactors) -> Option<DayReturn> {
         if t == self.start && !self.carried {
             self.close_cents = ((self.price * 100.0).round() as i64).max(1);
             self.dividend_ten_thousandths = 0;
@@ -128,19 +123,13 @@ impl Security {
             + 0.5 * self.sigma * self.sigma)
             .clamp(-0.8, 3.0);
         let ex_date = self.payer && (f.gday - self.phase).rem_euclid(DIVIDEND_CYCLE) == 0;
-        let q = if ex_date {
-            self.dividend_yield / 4.0
-        } else {
-            0.0
-        };
+        let q = if ex_date { self.dividend_yield / 4.0 } else { 0.0 };
         let prev_price = self.price;
         self.price *= (1.0 + r - q).max(0.05);
         self.dividend_ten_thousandths = (q * prev_price * 10_000.0).round() as i64;
         if rng.random::<f64>() < 1.0 / 750.0 {
             let change: f64 = StandardNormal.sample(rng);
-            self.shares = (self.shares * (1.0 + (0.04 * change).clamp(-0.3, 0.3)))
-                .round()
-                .max(1.0);
+            self.shares = (self.shares * (1.0 + (0.04 * change).clamp(-0.3, 0.3))).round().max(1.0);
         }
         self.shares_now = self.shares as i64;
         self.close_cents = ((self.price * 100.0).round() as i64).max(1);
@@ -174,9 +163,7 @@ fn new_ticker(rng: &mut Pcg64Mcg, used: &mut HashSet<String>) -> String {
     const LENGTHS: [usize; 6] = [2, 3, 4, 4, 4, 5];
     loop {
         let len = LENGTHS[rng.random_range(0..LENGTHS.len())];
-        let t: String = (0..len)
-            .map(|_| char::from(b'A' + rng.random_range(0..26u8)))
-            .collect();
+        let t: String = (0..len).map(|_| char::from(b'A' + rng.random_range(0..26u8))).collect();
         if used.insert(t.clone()) {
             return t;
         }
@@ -197,13 +184,8 @@ fn pick_sector(rng: &mut Pcg64Mcg) -> u8 {
 
 impl Universe {
     pub(crate) fn new(rng: &mut Pcg64Mcg) -> Universe {
-        let mut u = Universe {
-            securities: Vec::new(),
-            tickers: HashSet::new(),
-            next_id: 100_001,
-            cutoff_cap: 0.0,
-            gday: 0,
-        };
+        let mut u =
+            Universe { securities: Vec::new(), tickers: HashSet::new(), next_id: 100_001, cutoff_cap: 0.0, gday: 0 };
         for _ in 0..N_TARGET {
             u.add(rng, 0);
         }
@@ -217,16 +199,10 @@ impl Universe {
         let n = |rng: &mut Pcg64Mcg| -> f64 { StandardNormal.sample(rng) };
         let z = n(rng);
         let cap = (1.5e9_f64.ln() + 1.5 * z).exp().clamp(5e7, 3e12);
-        let price = (40.0_f64.ln() + 0.3 * z + 0.7 * n(rng))
-            .exp()
-            .clamp(3.0, 2000.0);
+        let price = (40.0_f64.ln() + 0.3 * z + 0.7 * n(rng)).exp().clamp(3.0, 2000.0);
         let shares = (cap / price).round().max(1.0);
         let sigma = (0.014 * (-0.25 * z + 0.25 * n(rng)).exp()).clamp(0.005, 0.04);
-        let code = if price * shares >= self.cutoff_cap {
-            IndexCode::R1000
-        } else {
-            IndexCode::R2000
-        };
+        let code = if price * shares >= self.cutoff_cap { IndexCode::R1000 } else { IndexCode::R2000 };
         let sec = Security {
             id: self.next_id,
             ticker: new_ticker(rng, &mut self.tickers),
@@ -280,27 +256,15 @@ impl Universe {
     /// Ranks the securities alive on day `t` by cap: the top 1,000 become R1000 at the next
     /// reconstitution, the rest R2000.
     pub(crate) fn rank(&mut self, t: usize) {
-        self.rank_where(
-            |s| s.alive_on(t),
-            |s| s.close_cents as f64 / 100.0 * s.shares_now as f64,
-        );
+        self.rank_where(|s| s.alive_on(t), |s| s.close_cents as f64 / 100.0 * s.shares_now as f64);
     }
 
     fn rank_where(&mut self, alive: impl Fn(&Security) -> bool, cap_of: impl Fn(&Security) -> f64) {
-        let mut ranked: Vec<(f64, usize)> = self
-            .securities
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| alive(s))
-            .map(|(i, s)| (cap_of(s), i))
-            .collect();
+        let mut ranked: Vec<(f64, usize)> =
+            self.securities.iter().enumerate().filter(|(_, s)| alive(s)).map(|(i, s)| (cap_of(s), i)).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         for (rank, (c, i)) in ranked.iter().enumerate() {
-            self.securities[*i].new_code = if rank < N_LARGE {
-                IndexCode::R1000
-            } else {
-                IndexCode::R2000
-            };
+            self.securities[*i].new_code = if rank < N_LARGE { IndexCode::R1000 } else { IndexCode::R2000 };
             if rank + 1 == N_LARGE.min(ranked.len()) {
                 self.cutoff_cap = *c;
             }

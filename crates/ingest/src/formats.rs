@@ -77,26 +77,15 @@ struct Layout {
 }
 
 fn header_names(headers: &csv::StringRecord) -> Vec<String> {
-    headers
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-        .collect()
+    headers.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect()
 }
 
 fn layout(source: &Source, names: &[String]) -> Option<Layout> {
     let pos = |n: &str| names.iter().position(|h| h == n);
-    let exact =
-        |want: &[&str]| names.len() == want.len() && names.iter().zip(want).all(|(a, b)| a == b);
+    let exact = |want: &[&str]| names.len() == want.len() && names.iter().zip(want).all(|(a, b)| a == b);
     match source.format {
-        SourceFormat::CanonicalIndexLevels => {
-            exact(&["date", "index_id", "price_level", "total_return_level"]).then_some(Layout {
-                date: 0,
-                id: Some(1),
-                price: Some(2),
-                total: Some(3),
-                value: None,
-            })
-        }
+        SourceFormat::CanonicalIndexLevels => exact(&["date", "index_id", "price_level", "total_return_level"])
+            .then_some(Layout { date: 0, id: Some(1), price: Some(2), total: Some(3), value: None }),
         SourceFormat::CanonicalYields => exact(&["date", "yield_pct"]).then_some(Layout {
             date: 0,
             id: None,
@@ -106,51 +95,21 @@ fn layout(source: &Source, names: &[String]) -> Option<Layout> {
         }),
         SourceFormat::YahooClose | SourceFormat::YahooYield => {
             let short = exact(&["Date", "Close"]);
-            let full = exact(&[
-                "Date",
-                "Open",
-                "High",
-                "Low",
-                "Close",
-                "Adj Close",
-                "Volume",
-            ]);
+            let full = exact(&["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"]);
             if !short && !full {
                 return None;
             }
             // The adjusted close of the full layout is the total-return proxy; the short layout
             // carries one close whose basis the pipeline states.
-            let column = match (
-                source.format,
-                source.basis.unwrap_or(ReturnBasis::TotalReturn),
-                full,
-            ) {
+            let column = match (source.format, source.basis.unwrap_or(ReturnBasis::TotalReturn), full) {
                 (SourceFormat::YahooClose, ReturnBasis::TotalReturn, true) => pos("Adj Close"),
                 _ => pos("Close"),
             };
             Some(match source.format {
-                SourceFormat::YahooYield => Layout {
-                    date: 0,
-                    id: None,
-                    price: None,
-                    total: None,
-                    value: column,
-                },
+                SourceFormat::YahooYield => Layout { date: 0, id: None, price: None, total: None, value: column },
                 _ => match source.basis.unwrap_or(ReturnBasis::TotalReturn) {
-                    ReturnBasis::TotalReturn => Layout {
-                        date: 0,
-                        id: None,
-                        price: None,
-                        total: column,
-                        value: None,
-                    },
-                    ReturnBasis::Price => Layout {
-                        date: 0,
-                        id: None,
-                        price: column,
-                        total: None,
-                        value: None,
-                    },
+                    ReturnBasis::TotalReturn => Layout { date: 0, id: None, price: None, total: column, value: None },
+                    ReturnBasis::Price => Layout { date: 0, id: None, price: column, total: None, value: None },
                 },
             })
         }
@@ -170,18 +129,10 @@ fn expected_header(format: SourceFormat) -> &'static str {
 /// A rejected field: the column and why.
 type FieldError = (String, String);
 
-fn parse_date(
-    names: &[String],
-    rec: &csv::StringRecord,
-    i: usize,
-) -> Result<NaiveDate, FieldError> {
+fn parse_date(names: &[String], rec: &csv::StringRecord, i: usize) -> Result<NaiveDate, FieldError> {
     let raw = rec.get(i).unwrap_or("").trim();
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-        (
-            names[i].clone(),
-            format!("expected a date like 2024-06-28, found {raw:?}"),
-        )
-    })
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| (names[i].clone(), format!("expected a date like 2024-06-28, found {raw:?}")))
 }
 
 fn parse_number(
@@ -192,27 +143,17 @@ fn parse_number(
 ) -> Result<Option<f64>, FieldError> {
     let raw = rec.get(i).unwrap_or("").trim();
     if raw.is_empty() {
-        return if required {
-            Err((names[i].clone(), "missing value".into()))
-        } else {
-            Ok(None)
-        };
+        return if required { Err((names[i].clone(), "missing value".into())) } else { Ok(None) };
     }
     match raw.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(Some(v)),
-        _ => Err((
-            names[i].clone(),
-            format!("expected a number, found {raw:?}"),
-        )),
+        _ => Err((names[i].clone(), format!("expected a number, found {raw:?}"))),
     }
 }
 
 fn positive_level(names: &[String], i: usize, v: Option<f64>) -> Result<Option<f64>, FieldError> {
     match v {
-        Some(x) if x <= 0.0 => Err((
-            names[i].clone(),
-            format!("a level must be positive, found {x}"),
-        )),
+        Some(x) if x <= 0.0 => Err((names[i].clone(), format!("a level must be positive, found {x}"))),
         other => Ok(other),
     }
 }
@@ -226,17 +167,9 @@ struct Row {
     value: f64,
 }
 
-fn parse_row(
-    source: &Source,
-    lay: &Layout,
-    names: &[String],
-    rec: &csv::StringRecord,
-) -> Result<Row, FieldError> {
+fn parse_row(source: &Source, lay: &Layout, names: &[String], rec: &csv::StringRecord) -> Result<Row, FieldError> {
     if rec.len() != names.len() {
-        return Err((
-            String::new(),
-            format!("expected {} fields, found {}", names.len(), rec.len()),
-        ));
+        return Err((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())));
     }
     let date = parse_date(names, rec, lay.date)?;
     let id = match lay.id {
@@ -247,11 +180,7 @@ fn parse_row(
             }
             v.to_string()
         }
-        None => source
-            .index_id
-            .clone()
-            .or_else(|| source.series_id.clone())
-            .expect("validated by the pipeline loader"),
+        None => source.index_id.clone().or_else(|| source.series_id.clone()).expect("validated by the pipeline loader"),
     };
     let level = |col: Option<usize>, required: bool| -> Result<Option<f64>, FieldError> {
         let Some(i) = col else { return Ok(None) };
@@ -261,31 +190,19 @@ fn parse_row(
     let price = level(lay.price, lay.total.is_none())?;
     let total = level(lay.total, lay.price.is_none())?;
     if let (Some(i), Some(_), None, None) = (lay.price, lay.total, price, total) {
-        return Err((
-            names[i].clone(),
-            "both price_level and total_return_level are missing".into(),
-        ));
+        return Err((names[i].clone(), "both price_level and total_return_level are missing".into()));
     }
     let value = match lay.value {
         Some(i) => {
             let v = parse_number(names, rec, i, true)?.expect("required");
             if !YIELD_RANGE.contains(&v) {
-                return Err((
-                    names[i].clone(),
-                    format!("a yield in percent must be within -5..25, found {v}"),
-                ));
+                return Err((names[i].clone(), format!("a yield in percent must be within -5..25, found {v}")));
             }
             v
         }
         None => f64::NAN,
     };
-    Ok(Row {
-        date,
-        id,
-        price,
-        total,
-        value,
-    })
+    Ok(Row { date, id, price, total, value })
 }
 
 fn raw_text(rec: &csv::StringRecord) -> String {
@@ -298,34 +215,18 @@ fn date32(d: NaiveDate) -> i32 {
 
 /// Parses a whole file of `source`'s format.
 pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError> {
-    let bad = |what: String| IngestError::BadFile {
-        file: source.path.clone(),
-        what,
-    };
+    let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
     if bytes.is_empty() {
-        return Err(bad(format!(
-            "the file is empty; expected a header {}",
-            expected_header(source.format)
-        )));
+        return Err(bad(format!("the file is empty; expected a header {}", expected_header(source.format))));
     }
     if bytes.contains(&0) {
-        return Err(bad(
-            "the file holds binary data (NUL bytes), not CSV text".into()
-        ));
+        return Err(bad("the file holds binary data (NUL bytes), not CSV text".into()));
     }
     if std::str::from_utf8(bytes).is_err() {
         return Err(bad("the file is not UTF-8 text".into()));
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(bytes);
-    let names = header_names(
-        &reader
-            .headers()
-            .map_err(|e| bad(format!("cannot read the header: {e}")))?
-            .clone(),
-    );
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
+    let names = header_names(&reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone());
     let lay = layout(source, &names).ok_or_else(|| {
         bad(format!(
             "unknown layout for format {:?}: expected a header {}, found {}",
@@ -347,9 +248,7 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
             Err(e) => {
                 // A CSV-level fault (e.g. an unterminated quote) ends the readable part of the file.
                 let line = e.position().map_or(0, |p| p.line());
-                return Err(bad(format!(
-                    "line {line}: the CSV cannot be read further: {e}"
-                )));
+                return Err(bad(format!("line {line}: the CSV cannot be read further: {e}")));
             }
         }
         rows_read += 1;
@@ -377,18 +276,11 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
         }
     }
     if rows_read == 0 {
-        return Err(bad(format!(
-            "the file has a header ({}) but no rows",
-            names.join(",")
-        )));
+        return Err(bad(format!("the file has a header ({}) but no rows", names.join(","))));
     }
     let max_date = rows.iter().map(|r| r.date).max();
-    let dates = Arc::new(Date32Array::from_iter_values(
-        rows.iter().map(|r| date32(r.date)),
-    ));
-    let ids = Arc::new(StringArray::from_iter_values(
-        rows.iter().map(|r| r.id.as_str()),
-    ));
+    let dates = Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| date32(r.date))));
+    let ids = Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.id.as_str())));
     let source_col = Arc::new(StringArray::from(vec![source.name.as_str(); rows.len()]));
     let batch = match source.format.table() {
         "index_levels" => RecordBatch::try_new(
@@ -403,21 +295,11 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
         ),
         _ => RecordBatch::try_new(
             yields_schema(),
-            vec![
-                dates,
-                ids,
-                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.value))),
-                source_col,
-            ],
+            vec![dates, ids, Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.value))), source_col],
         ),
     }
     .expect("columns match the canonical schema");
-    Ok(Parsed {
-        batch,
-        rejected,
-        rows_read,
-        max_date,
-    })
+    Ok(Parsed { batch, rejected, rows_read, max_date })
 }
 
 #[cfg(test)]
@@ -439,19 +321,10 @@ mod tests {
 
     #[test]
     fn yahoo_short_layout_is_a_total_return_level() {
-        let p = parse(
-            &source(SourceFormat::YahooClose),
-            b"Date,Close\n2024-07-10,100.5\n2024-07-11,103.0\n",
-        )
-        .unwrap();
+        let p = parse(&source(SourceFormat::YahooClose), b"Date,Close\n2024-07-10,100.5\n2024-07-11,103.0\n").unwrap();
         assert_eq!(p.batch.num_rows(), 2);
         assert_eq!(p.rows_read, 2);
-        let tr = p
-            .batch
-            .column(3)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .unwrap();
+        let tr = p.batch.column(3).as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(tr.value(1), 103.0);
         assert!(p.batch.column(2).is_null(0));
     }
@@ -460,12 +333,7 @@ mod tests {
     fn yahoo_full_layout_uses_the_adjusted_close() {
         let csv = b"Date,Open,High,Low,Close,Adj Close,Volume\n2024-07-10,1,2,1,200.0,198.5,10\n";
         let p = parse(&source(SourceFormat::YahooClose), csv).unwrap();
-        let tr = p
-            .batch
-            .column(3)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .unwrap();
+        let tr = p.batch.column(3).as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(tr.value(0), 198.5);
     }
 
@@ -475,20 +343,13 @@ mod tests {
         let p = parse(&source(SourceFormat::YahooClose), csv).unwrap();
         assert_eq!(p.rows_read, 6);
         assert_eq!(p.batch.num_rows(), 1);
-        let got: Vec<(u64, Option<&str>, &str)> = p
-            .rejected
-            .iter()
-            .map(|r| (r.line, r.column.as_deref(), r.reason.as_str()))
-            .collect();
+        let got: Vec<(u64, Option<&str>, &str)> =
+            p.rejected.iter().map(|r| (r.line, r.column.as_deref(), r.reason.as_str())).collect();
         assert_eq!(
             got,
             vec![
                 (3, Some("Close"), "expected a number, found \"null\""),
-                (
-                    4,
-                    Some("Date"),
-                    "expected a date like 2024-06-28, found \"2024-13-01\""
-                ),
+                (4, Some("Date"), "expected a date like 2024-06-28, found \"2024-13-01\""),
                 (5, Some("Close"), "a level must be positive, found -3"),
                 (6, Some("Date"), "duplicate of line 2 (2024-07-10 R2000)"),
                 (7, None, "expected 2 fields, found 3"),
@@ -499,16 +360,10 @@ mod tests {
 
     #[test]
     fn yields_outside_the_plausible_range_are_rejected() {
-        let p = parse(
-            &source(SourceFormat::CanonicalYields),
-            b"date,yield_pct\n2024-07-10,4.2\n2024-07-11,42\n",
-        )
-        .unwrap();
+        let p =
+            parse(&source(SourceFormat::CanonicalYields), b"date,yield_pct\n2024-07-10,4.2\n2024-07-11,42\n").unwrap();
         assert_eq!(p.batch.num_rows(), 1);
-        assert_eq!(
-            p.rejected[0].reason,
-            "a yield in percent must be within -5..25, found 42"
-        );
+        assert_eq!(p.rejected[0].reason, "a yield in percent must be within -5..25, found 42");
     }
 
     #[test]
@@ -516,49 +371,28 @@ mod tests {
         let csv = b"date,index_id,price_level,total_return_level\n2024-07-10,R1000,,\n2024-07-10,R2000,,5\n";
         let p = parse(&source(SourceFormat::CanonicalIndexLevels), csv).unwrap();
         assert_eq!(p.batch.num_rows(), 1);
-        assert_eq!(
-            p.rejected[0].reason,
-            "both price_level and total_return_level are missing"
-        );
+        assert_eq!(p.rejected[0].reason, "both price_level and total_return_level are missing");
     }
 
     #[test]
     fn bad_files_get_one_error_naming_what_was_expected() {
-        let err = |bytes: &[u8]| {
-            parse(&source(SourceFormat::YahooClose), bytes)
-                .err()
-                .unwrap()
-                .to_string()
-        };
+        let err = |bytes: &[u8]| parse(&source(SourceFormat::YahooClose), bytes).err().unwrap().to_string();
         assert_eq!(
             err(b""),
             "t.csv: the file is empty; expected a header Date,Close or Date,Open,High,Low,Close,Adj Close,Volume"
         );
-        assert_eq!(
-            err(b"Date,Close\n"),
-            "t.csv: the file has a header (Date,Close) but no rows"
-        );
+        assert_eq!(err(b"Date,Close\n"), "t.csv: the file has a header (Date,Close) but no rows");
         assert_eq!(
             err(b"when,what\n1,2\n"),
             "t.csv: unknown layout for format YahooClose: expected a header Date,Close or Date,Open,High,Low,Close,Adj Close,Volume, found when,what"
         );
-        assert_eq!(
-            err(b"Date,Close\n\x00\x01"),
-            "t.csv: the file holds binary data (NUL bytes), not CSV text"
-        );
-        assert_eq!(
-            err(b"Date,Close\n2024-07-10,1\xe9\n"),
-            "t.csv: the file is not UTF-8 text"
-        );
+        assert_eq!(err(b"Date,Close\n\x00\x01"), "t.csv: the file holds binary data (NUL bytes), not CSV text");
+        assert_eq!(err(b"Date,Close\n2024-07-10,1\xe9\n"), "t.csv: the file is not UTF-8 text");
     }
 
     #[test]
     fn bom_and_crlf_are_read() {
-        let p = parse(
-            &source(SourceFormat::YahooClose),
-            b"\xef\xbb\xbfDate,Close\r\n2024-07-10,100\r\n",
-        )
-        .unwrap();
+        let p = parse(&source(SourceFormat::YahooClose), b"\xef\xbb\xbfDate,Close\r\n2024-07-10,100\r\n").unwrap();
         assert_eq!(p.batch.num_rows(), 1);
     }
 }

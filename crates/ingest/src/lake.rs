@@ -30,23 +30,11 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 impl Lake {
     /// Opens (and creates if needed) the lake under `root`.
     pub fn open(root: &Path) -> Result<Lake, IngestError> {
-        std::fs::create_dir_all(root).map_err(|source| IngestError::Read {
-            file: root.to_owned(),
-            source,
-        })?;
-        let root = root.canonicalize().map_err(|source| IngestError::Read {
-            file: root.to_owned(),
-            source,
-        })?;
-        let store =
-            LocalFileSystem::new_with_prefix(&root).map_err(|source| IngestError::Lake {
-                root: root.clone(),
-                source,
-            })?;
-        Ok(Lake {
-            root,
-            store: Arc::new(store),
-        })
+        std::fs::create_dir_all(root).map_err(|source| IngestError::Read { file: root.to_owned(), source })?;
+        let root = root.canonicalize().map_err(|source| IngestError::Read { file: root.to_owned(), source })?;
+        let store = LocalFileSystem::new_with_prefix(&root)
+            .map_err(|source| IngestError::Lake { root: root.clone(), source })?;
+        Ok(Lake { root, store: Arc::new(store) })
     }
 
     /// The lake's folder.
@@ -65,44 +53,29 @@ impl Lake {
             .put(&StorePath::from(path), PutPayload::from(bytes))
             .await
             .map(|_| ())
-            .map_err(|source| IngestError::Lake {
-                root: self.root.clone(),
-                source,
-            })
+            .map_err(|source| IngestError::Lake { root: self.root.clone(), source })
     }
 
     fn encode(&self, batch: &RecordBatch) -> Result<Bytes, IngestError> {
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(1).expect("valid zstd level"),
-            ))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
             .build();
-        let encode_err = |e: parquet::errors::ParquetError| IngestError::Encode {
-            root: self.root.clone(),
-            message: e.to_string(),
-        };
+        let encode_err =
+            |e: parquet::errors::ParquetError| IngestError::Encode { root: self.root.clone(), message: e.to_string() };
         let mut buf = Vec::new();
-        let mut writer =
-            ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(encode_err)?;
+        let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(encode_err)?;
         writer.write(batch).map_err(encode_err)?;
         writer.close().map_err(encode_err)?;
         Ok(Bytes::from(buf))
     }
 
     pub(crate) async fn archive_raw(&self, sha256: &str, raw: &[u8]) -> Result<(), IngestError> {
-        self.put(&format!("raw/{sha256}.csv"), Bytes::copy_from_slice(raw))
-            .await
+        self.put(&format!("raw/{sha256}.csv"), Bytes::copy_from_slice(raw)).await
     }
 
-    pub(crate) async fn write_table(
-        &self,
-        table: &str,
-        source: &str,
-        batch: &RecordBatch,
-    ) -> Result<(), IngestError> {
+    pub(crate) async fn write_table(&self, table: &str, source: &str, batch: &RecordBatch) -> Result<(), IngestError> {
         let bytes = self.encode(batch)?;
-        self.put(&format!("{table}/source={source}/data.parquet"), bytes)
-            .await
+        self.put(&format!("{table}/source={source}/data.parquet"), bytes).await
     }
 
     pub(crate) async fn write_quarantine(
@@ -117,35 +90,19 @@ impl Lake {
             vec![
                 Arc::new(StringArray::from(vec![source; n])),
                 Arc::new(StringArray::from(vec![crate::file_label(file); n])),
-                Arc::new(UInt64Array::from_iter_values(
-                    rejected.iter().map(|r| r.line),
-                )),
-                Arc::new(
-                    rejected
-                        .iter()
-                        .map(|r| r.column.as_deref())
-                        .collect::<StringArray>(),
-                ),
-                Arc::new(StringArray::from_iter_values(
-                    rejected.iter().map(|r| r.raw.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    rejected.iter().map(|r| r.reason.as_str()),
-                )),
+                Arc::new(UInt64Array::from_iter_values(rejected.iter().map(|r| r.line))),
+                Arc::new(rejected.iter().map(|r| r.column.as_deref()).collect::<StringArray>()),
+                Arc::new(StringArray::from_iter_values(rejected.iter().map(|r| r.raw.as_str()))),
+                Arc::new(StringArray::from_iter_values(rejected.iter().map(|r| r.reason.as_str()))),
             ],
         )
         .expect("quarantine columns match the schema");
         let bytes = self.encode(&batch)?;
-        self.put(&format!("quarantine/source={source}/data.parquet"), bytes)
-            .await
+        self.put(&format!("quarantine/source={source}/data.parquet"), bytes).await
     }
 
     pub(crate) async fn write_ledger(&self, report: &SourceReport) -> Result<(), IngestError> {
         let json = serde_json::to_vec_pretty(report).expect("report serialises");
-        self.put(
-            &format!("ledger/source={}.json", report.source),
-            Bytes::from(json),
-        )
-        .await
+        self.put(&format!("ledger/source={}.json", report.source), Bytes::from(json)).await
     }
 }

@@ -21,6 +21,7 @@
 mod formats;
 mod lake;
 
+pub use arrow::datatypes::SchemaRef;
 pub use formats::{index_levels_schema, quarantine_schema, yields_schema};
 pub use lake::Lake;
 
@@ -54,9 +55,7 @@ pub enum IngestError {
 impl Classify for IngestError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            IngestError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                ExitStatus::NotReady
-            }
+            IngestError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ExitStatus::NotReady,
             IngestError::Lake { .. } => ExitStatus::Transient,
             _ => ExitStatus::DataError,
         }
@@ -106,10 +105,7 @@ impl ReadSource {
 
 /// Reads and validates one source's file; nothing is written.
 pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
-    let raw = std::fs::read(&source.path).map_err(|e| IngestError::Read {
-        file: source.path.clone(),
-        source: e,
-    })?;
+    let raw = std::fs::read(&source.path).map_err(|e| IngestError::Read { file: source.path.clone(), source: e })?;
     let parsed = formats::parse(source, &raw)?;
     let report = SourceReport {
         source: source.name.clone(),
@@ -122,12 +118,7 @@ pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
         max_date: parsed.max_date,
     };
     debug_assert_eq!(report.accepted + report.rejected, report.rows_read);
-    Ok(ReadSource {
-        report,
-        raw,
-        batch: parsed.batch,
-        rejected: parsed.rejected,
-    })
+    Ok(ReadSource { report, raw, batch: parsed.batch, rejected: parsed.rejected })
 }
 
 impl Lake {
@@ -136,8 +127,7 @@ impl Lake {
         let r = &read.report;
         self.archive_raw(&r.sha256, &read.raw).await?;
         self.write_table(r.table, &r.source, &read.batch).await?;
-        self.write_quarantine(&r.source, &r.file, &read.rejected)
-            .await?;
+        self.write_quarantine(&r.source, &r.file, &read.rejected).await?;
         self.write_ledger(r).await
     }
 }

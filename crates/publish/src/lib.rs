@@ -92,6 +92,17 @@ pub struct Manifest {
     pub datasets: Vec<DatasetInfo>,
     /// Fingerprints of the inputs (per source: file, sha256, rows), as given by the caller.
     pub inputs: serde_json::Value,
+    /// Datasets of the pipeline not published by this run, with why (a failed data test or
+    /// contract): readers keep the earlier as-of partitions of those.
+    pub withheld: serde_json::Value,
+}
+
+/// What a run publishes besides the data: who, when, from what.
+pub struct RunInfo<'a> {
+    pub pipeline: &'a str,
+    pub as_of: NaiveDate,
+    pub inputs: serde_json::Value,
+    pub withheld: serde_json::Value,
 }
 
 /// A dataset to publish.
@@ -114,22 +125,16 @@ impl Publisher {
         if exhibits_core::pipeline::is_url(url) && !url.starts_with("file://") {
             return Err(PublishError::Target {
                 url: url.to_string(),
-                what: "only local folders are supported as publish targets so far; object store URLs are not yet enabled"
-                    .into(),
+                what:
+                    "only local folders are supported as publish targets so far; object store URLs are not yet enabled"
+                        .into(),
             });
         }
         let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
-        let target = |what: String| PublishError::Target {
-            url: url.to_string(),
-            what,
-        };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| target(format!("cannot create the folder: {e}")))?;
+        let target = |what: String| PublishError::Target { url: url.to_string(), what };
+        std::fs::create_dir_all(&dir).map_err(|e| target(format!("cannot create the folder: {e}")))?;
         let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| target(e.to_string()))?;
-        Ok(Publisher {
-            url: url.to_string(),
-            store: Arc::new(store),
-        })
+        Ok(Publisher { url: url.to_string(), store: Arc::new(store) })
     }
 
     /// The target as given.
@@ -138,31 +143,18 @@ impl Publisher {
     }
 
     fn store_err(&self) -> impl Fn(object_store::Error) -> PublishError + '_ {
-        move |source| PublishError::Store {
-            url: self.url.clone(),
-            source,
-        }
+        move |source| PublishError::Store { url: self.url.clone(), source }
     }
 
     /// Publishes `datasets` for `as_of`, then the manifest, then `latest.json`.
-    pub async fn publish(
-        &self,
-        pipeline: &str,
-        as_of: NaiveDate,
-        datasets: &[Dataset<'_>],
-        inputs: serde_json::Value,
-    ) -> Result<Manifest, PublishError> {
+    pub async fn publish(&self, run: RunInfo<'_>, datasets: &[Dataset<'_>]) -> Result<Manifest, PublishError> {
+        let as_of = run.as_of;
         let mut infos = Vec::with_capacity(datasets.len());
         for ds in datasets {
-            let (schema, batches) =
-                with_as_of(&ds.schema, ds.batches, as_of).map_err(|e| PublishError::Encode {
-                    dataset: ds.name.to_string(),
-                    message: e.to_string(),
-                })?;
-            let bytes = encode_parquet(&schema, &batches).map_err(|e| PublishError::Encode {
-                dataset: ds.name.to_string(),
-                message: e.to_string(),
-            })?;
+            let (schema, batches) = with_as_of(&ds.schema, ds.batches, as_of)
+                .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
+            let bytes = encode_parquet(&schema, &batches)
+                .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
             let partition = format!("{}/as_of={as_of}", ds.name);
             let file = format!("{partition}/part-00000.parquet");
             let info = DatasetInfo {
@@ -181,37 +173,29 @@ impl Publisher {
                     })
                     .collect(),
             };
-            self.store
-                .put(&StorePath::from(file.as_str()), PutPayload::from(bytes))
-                .await
-                .map_err(self.store_err())?;
+            self.store.put(&StorePath::from(file.as_str()), PutPayload::from(bytes)).await.map_err(self.store_err())?;
             self.remove_stale(&partition, &file).await?;
             infos.push(info);
         }
         let manifest = Manifest {
-            pipeline: pipeline.to_string(),
+            pipeline: run.pipeline.to_string(),
             as_of: as_of.to_string(),
             code_version: format!("exhibits {}", env!("CARGO_PKG_VERSION")),
             published_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             datasets: infos,
-            inputs,
+            inputs: run.inputs,
+            withheld: run.withheld,
         };
         let manifest_path = format!("manifests/as_of={as_of}.json");
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         self.store
-            .put(
-                &StorePath::from(manifest_path.as_str()),
-                PutPayload::from(Bytes::from(json)),
-            )
+            .put(&StorePath::from(manifest_path.as_str()), PutPayload::from(Bytes::from(json)))
             .await
             .map_err(self.store_err())?;
         let latest = serde_json::json!({ "as_of": as_of.to_string(), "manifest": manifest_path });
         let latest = serde_json::to_vec_pretty(&latest).expect("pointer serialises");
         self.store
-            .put(
-                &StorePath::from("latest.json"),
-                PutPayload::from(Bytes::from(latest)),
-            )
+            .put(&StorePath::from("latest.json"), PutPayload::from(Bytes::from(latest)))
             .await
             .map_err(self.store_err())?;
         Ok(manifest)
@@ -220,18 +204,10 @@ impl Publisher {
     /// Deletes files in `partition` other than `keep`, left by an earlier run with more files.
     async fn remove_stale(&self, partition: &str, keep: &str) -> Result<(), PublishError> {
         let prefix = StorePath::from(partition);
-        let listed: Vec<_> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(self.store_err())?;
+        let listed: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(self.store_err())?;
         for meta in listed {
             if meta.location.as_ref() != keep {
-                self.store
-                    .delete(&meta.location)
-                    .await
-                    .map_err(self.store_err())?;
+                self.store.delete(&meta.location).await.map_err(self.store_err())?;
             }
         }
         Ok(())

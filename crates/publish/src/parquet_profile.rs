@@ -45,8 +45,7 @@ pub fn with_as_of(
     let out = batches
         .iter()
         .map(|b| {
-            let mut cols: Vec<ArrayRef> =
-                vec![Arc::new(Date32Array::from(vec![days; b.num_rows()]))];
+            let mut cols: Vec<ArrayRef> = vec![Arc::new(Date32Array::from(vec![days; b.num_rows()]))];
             for (i, f) in schema.fields().iter().enumerate() {
                 if f.name() != "as_of" {
                     cols.push(cast(b.column(i), &bi_type(f.data_type()))?);

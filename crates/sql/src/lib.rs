@@ -14,11 +14,15 @@
 //! Each model is materialised in memory once, so a model used by three exhibits runs once, and
 //! what is published is exactly what the downstream models saw.
 
+mod contract;
 mod model;
 mod session;
+mod slt;
 
-pub use model::{Model, Project};
-pub use session::{Build, ModelSession};
+pub use contract::{CONTRACT_FILE, ColumnContract, Contracts, Declared, ModelContract};
+pub use model::{DataTest, Model, Project, TEST_SUFFIX};
+pub use session::{Build, ModelSession, Planned, TestFailure};
+pub use slt::{run_slt_file, slt_dir};
 
 use std::path::PathBuf;
 
@@ -36,27 +40,15 @@ pub enum SqlError {
     #[error("{file}: {message}")]
     Parse { file: PathBuf, message: String },
     #[error("model {name} is defined twice: {first} and {second}")]
-    DuplicateName {
-        name: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
-    #[error(
-        "{file}:{line}: unknown table {table}: not a model, nor lake.<table> or config.<table>"
-    )]
-    UnknownTable {
-        file: PathBuf,
-        line: usize,
-        table: String,
-    },
-    #[error("models form a cycle: {}", cycle.join(" → "))]
-    Cycle { cycle: Vec<String>, file: PathBuf },
+    DuplicateName { name: String, first: PathBuf, second: PathBuf },
+    #[error("{file}:{line}: unknown table {table}: not a model, nor lake.<table> or config.<table>")]
+    UnknownTable { file: PathBuf, line: usize, table: String },
+    #[error("{file}:{line}: models form a cycle: {}", cycle.join(" → "))]
+    Cycle { cycle: Vec<String>, file: PathBuf, line: usize },
+    #[error("{0}")]
+    Select(String),
     #[error("model {model} ({file}): {message}")]
-    Plan {
-        model: String,
-        file: PathBuf,
-        message: String,
-    },
+    Plan { model: String, file: PathBuf, message: String },
     #[error("{0}")]
     Session(String),
 }
@@ -64,7 +56,7 @@ pub enum SqlError {
 impl Classify for SqlError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            SqlError::Read { .. } => ExitStatus::Usage,
+            SqlError::Read { .. } | SqlError::Select(_) => ExitStatus::Usage,
             _ => ExitStatus::DataError,
         }
     }

@@ -1,0 +1,45 @@
+//! Setting up the models of a pipeline: the session with its `lake` and `config` tables, the
+//! project found in the models folder, and its contracts. Shared by `run` and `check`.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use exhibits_core::pipeline::Pipeline;
+use exhibits_sql::{Contracts, ModelSession, Project, SqlError};
+
+/// Where the lake tables come from.
+pub(crate) enum LakeTables<'a> {
+    /// The ingested Parquet under a lake folder.
+    Data(&'a Path),
+    /// Empty tables with the canonical schemas: planning without data.
+    SchemasOnly,
+}
+
+/// The lake tables every model may read, with their canonical schemas.
+fn lake_schemas() -> [(&'static str, exhibits_ingest::SchemaRef); 3] {
+    [
+        ("index_levels", exhibits_ingest::index_levels_schema()),
+        ("yields", exhibits_ingest::yields_schema()),
+        ("quarantine", exhibits_ingest::quarantine_schema()),
+    ]
+}
+
+/// A session for `pipeline` at `as_of`, with the project and contracts of its models folder.
+pub(crate) fn open(
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    lake: LakeTables,
+) -> Result<(ModelSession, Project, Contracts), SqlError> {
+    let session = ModelSession::new();
+    for (table, schema) in lake_schemas() {
+        match lake {
+            LakeTables::Data(root) => session.register_lake_table(table, &root.join(table), schema)?,
+            LakeTables::SchemasOnly => session.register_lake_schema(table, schema)?,
+        }
+    }
+    session.register_params(as_of, &pipeline.params)?;
+    session.register_periods(&pipeline.periods)?;
+    let project = Project::discover(&pipeline.models_dir, &session.state())?;
+    let contracts = Contracts::load(&pipeline.models_dir)?;
+    Ok((session, project, contracts))
+}
