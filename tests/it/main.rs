@@ -5,4 +5,5 @@ mod cli_run;
 mod generator;
 mod golden_real;
 mod readers;
+mod sql_workflow;
 mod support;

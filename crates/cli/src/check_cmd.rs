@@ -29,15 +29,19 @@ struct Problems {
 }
 
 impl Problems {
+    fn list_raw(&mut self, text: String) {
+        if self.seen.insert(text.clone()) {
+            self.list.push(text);
+        }
+    }
+
     fn add(&mut self, file: &Path, line: Option<usize>, what: impl std::fmt::Display) {
         let file = exhibits_core::pipeline::normalize(file);
         let text = match line {
             Some(l) => format!("{}:{l}: {what}", file.display()),
             None => format!("{}: {what}", file.display()),
         };
-        if self.seen.insert(text.clone()) {
-            self.list.push(text);
-        }
+        self.list_raw(text);
     }
 }
 
@@ -86,7 +90,8 @@ async fn check_pipeline(pipeline: &Pipeline, problems: &mut Problems, models_che
     let (session, project, contracts) = match models::open(pipeline, as_of, LakeTables::SchemasOnly) {
         Ok(opened) => opened,
         Err(e) => {
-            problems.add(&pipeline.file, None, format!("models in {}: {e}", pipeline.models_dir.display()));
+            // The error names the model or contract file (and line) itself.
+            problems.list_raw(e.to_string());
             return;
         }
     };

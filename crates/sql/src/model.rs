@@ -61,6 +61,23 @@ fn sql_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// `SQL error: ParserError("Expected: …, found: x at Line: 3, Column: 7")` →
+/// `line 3, column 7: Expected: …, found: x`.
+fn parser_message(raw: &str) -> String {
+    let inner = raw
+        .strip_prefix("SQL error: ParserError(\"")
+        .and_then(|m| m.strip_suffix("\")"))
+        .map(|m| m.replace("\\\"", "\""))
+        .unwrap_or_else(|| raw.to_string());
+    match inner.rsplit_once(" at Line: ") {
+        Some((what, at)) => match at.split_once(", Column: ") {
+            Some((line, col)) => format!("line {line}, column {col}: {what}"),
+            None => inner.clone(),
+        },
+        None => inner,
+    }
+}
+
 /// The 1-based line of the first whole-word, case-insensitive occurrence of `word` in `text`.
 pub(crate) fn line_of(text: &str, word: &str) -> usize {
     let lower = text.to_lowercase();
@@ -92,7 +109,7 @@ impl Project {
             let sql = std::fs::read_to_string(&file).map_err(|source| SqlError::Read { path: file.clone(), source })?;
             let parse_err = |e: datafusion::error::DataFusionError| SqlError::Parse {
                 file: file.clone(),
-                message: e.strip_backtrace(),
+                message: parser_message(&e.strip_backtrace()),
             };
             let statement = state.sql_to_statement(&sql, &Dialect::Generic).map_err(parse_err)?;
             let is_query = matches!(&statement, DFStatement::Statement(s) if matches!(**s, SQLStatement::Query(_)));
@@ -353,7 +370,7 @@ mod tests {
     #[test]
     fn syntax_error_names_the_file_and_position() {
         let err = project(&[("bad.sql", "select a\n  from t\n where a = = 1")]).unwrap_err().to_string();
-        assert!(err.contains("bad.sql") && err.contains("Line: 3"), "{err}");
+        assert!(err.contains("bad.sql: line 3, column 12: Expected: an expression, found: ="), "{err}");
     }
 
     #[test]

@@ -214,9 +214,13 @@ impl ModelSession {
             out.push(Planned { name: model.name.clone(), file: model.file.clone(), outcome });
         }
         for test in &project.tests {
-            let outcome = match state.create_logical_plan(&test.sql).await {
-                Ok(plan) => Ok(Arc::new(plan.schema().as_arrow().clone())),
-                Err(e) => Err(locate(&test.sql, &e.strip_backtrace())),
+            let failed_input = test.guards.iter().find(|g| out.iter().any(|p| p.name == **g && p.outcome.is_err()));
+            let outcome = match failed_input {
+                Some(g) => Err(format!("not planned: it reads {g}, which failed")),
+                None => match state.create_logical_plan(&test.sql).await {
+                    Ok(plan) => Ok(Arc::new(plan.schema().as_arrow().clone())),
+                    Err(e) => Err(locate(&test.sql, &e.strip_backtrace())),
+                },
             };
             out.push(Planned { name: format!("{} (data test)", test.name), file: test.file.clone(), outcome });
         }
