@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Outcome, Rows, date, exhibits, exhibits_ok, read_dataset, repo, write_pipeline};
+use crate::support::{Outcome, Rows, copy_dir, date, exhibits, exhibits_ok, read_dataset, repo, write_pipeline};
 
 /// A scratch project: a generated drop, and the repository's nightly pipeline re-pointed at it.
 struct Demo {
@@ -260,16 +260,4 @@ fn configuration_and_usage_errors_exit_2() {
     demo.pipeline_with(|t| t);
     let o = exhibits(demo.path(), &["run", "--pipeline", "nightly.toml", "--from", "2024-12-31", "--to", "2024-12-01"]);
     assert_exit(&o, 2, "usage_error", &["--from 2024-12-31 is after --to 2024-12-01"]);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }

@@ -4,23 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Outcome, Rows, exhibits, exhibits_ok, read_dataset, repo};
+use crate::support::{Outcome, Rows, copy_dir, exhibits, exhibits_ok, read_dataset, repo};
 
 /// A scratch project: `sql/`, `tests/sql/`, `pipelines/nightly.toml` and generated demo data.
 struct Scratch {
     dir: tempfile::TempDir,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 impl Scratch {

@@ -130,3 +130,16 @@ impl Rows {
 pub fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
+
+/// Copies a folder recursively (a scratch copy of `sql/` or `tests/sql/`).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}

@@ -43,3 +43,13 @@ pub(crate) fn open(
     let contracts = Contracts::load(&pipeline.models_dir)?;
     Ok((session, project, contracts))
 }
+
+/// The files of `dir` (not recursive) ending in `.ext`, in name order.
+pub(crate) fn files_with_extension(dir: &Path, ext: &str) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    found.sort();
+    Ok(found)
+}

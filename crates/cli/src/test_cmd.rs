@@ -30,13 +30,8 @@ pub(crate) async fn run(args: TestArgs) -> Result<serde_json::Value, Failure> {
     let project = Arc::new(Project::discover(&args.models, &ModelSession::new().state())?);
     let files = if args.files.is_empty() {
         let dir = args.tests.unwrap_or_else(|| exhibits_core::pipeline::normalize(&slt_dir(&args.models)));
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        crate::models::files_with_extension(&dir, "slt")
             .map_err(|e| Failure::new(ExitStatus::Usage, anyhow!("cannot list SQL tests in {}: {e}", dir.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "slt"))
-            .collect();
-        found.sort();
-        found
     } else {
         args.files
     };

@@ -29,7 +29,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use serde::Deserialize;
 
 use crate::SqlError;
-use crate::model::line_of;
+use crate::model::{files_under, line_of};
 
 /// The file name of a folder's contracts.
 pub const CONTRACT_FILE: &str = "schema.yml";
@@ -104,26 +104,11 @@ fn type_matches(declared: &str, dt: &DataType) -> Option<bool> {
 
 const TYPE_NAMES: &str = "date, bigint, integer, double, varchar, boolean, timestamp";
 
-fn contract_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SqlError> {
-    let read_err = |source| SqlError::Read { path: dir.to_owned(), source };
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(read_err)?.collect::<Result<_, _>>().map_err(read_err)?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        if path.is_dir() {
-            contract_files(&path, out)?;
-        } else if path.file_name().is_some_and(|n| n == CONTRACT_FILE) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 impl Contracts {
     /// Reads every `schema.yml` under `dir`.
     pub fn load(dir: &Path) -> Result<Contracts, SqlError> {
         let mut files = Vec::new();
-        contract_files(dir, &mut files)?;
+        files_under(dir, &|p| p.file_name().is_some_and(|n| n == CONTRACT_FILE), &mut files)?;
         let mut by_model = BTreeMap::new();
         for file in files {
             let text =

@@ -46,15 +46,16 @@ pub struct Project {
 /// The suffix of data test files.
 pub const TEST_SUFFIX: &str = ".test.sql";
 
-fn sql_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SqlError> {
+/// Every file under `dir` (recursively, in name order) whose name satisfies `keep`.
+pub(crate) fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> Result<(), SqlError> {
     let read_err = |source| SqlError::Read { path: dir.to_owned(), source };
     let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(read_err)?.collect::<Result<_, _>>().map_err(read_err)?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
         if path.is_dir() {
-            sql_files(&path, out)?;
-        } else if path.extension().is_some_and(|x| x == "sql") {
+            files_under(&path, keep, out)?;
+        } else if keep(&path) {
             out.push(path);
         }
     }
@@ -101,7 +102,7 @@ impl Project {
     /// Finds every model under `dir` and orders them; `state` supplies the SQL parser.
     pub fn discover(dir: &Path, state: &SessionState) -> Result<Project, SqlError> {
         let mut files = Vec::new();
-        sql_files(dir, &mut files)?;
+        files_under(dir, &|p| p.extension().is_some_and(|x| x == "sql"), &mut files)?;
         let mut by_name: BTreeMap<String, (PathBuf, String, Vec<TableReference>)> = BTreeMap::new();
         let mut tests: Vec<(String, PathBuf, String, Vec<TableReference>)> = Vec::new();
         for file in files {
