@@ -20,28 +20,34 @@ bounds as (
     select period_no, 'end' as side, end_date as at_date from config.periods
 ),
 
+-- The last close on or before each bound, per index, and its level.
+close_at_bound as (
+    select b.period_no, b.side, l.index_id, max(l.date) as date
+    from bounds as b
+    join index_levels as l on l.date <= b.at_date
+    join params as p on l.index_id in (p.index_a, p.index_b)
+    group by b.period_no, b.side, l.index_id
+),
+
 level_at_bound as (
-    select period_no, side, index_id, date, level
-    from (
-        select b.period_no, b.side, l.index_id, l.date, l.level,
-               row_number() over (partition by b.period_no, b.side, l.index_id order by l.date desc) as recency
-        from bounds as b
-        join index_levels as l on l.date <= b.at_date
-        join params as p on l.index_id in (p.index_a, p.index_b)
-    ) as candidates
-    where recency = 1
+    select c.period_no, c.side, c.index_id, c.date, l.level
+    from close_at_bound as c
+    join index_levels as l on l.index_id = c.index_id and l.date = c.date
+),
+
+-- The yield as of each bound.
+yield_date_at_bound as (
+    select b.period_no, b.side, p.yield_series, max(y.date) as date
+    from bounds as b
+    join params as p on true
+    join yields as y on y.series_id = p.yield_series and y.date <= b.at_date
+    group by b.period_no, b.side, p.yield_series
 ),
 
 yield_at_bound as (
-    select period_no, side, date, yield_pct
-    from (
-        select b.period_no, b.side, y.date, y.yield_pct,
-               row_number() over (partition by b.period_no, b.side order by y.date desc) as recency
-        from bounds as b
-        join yields as y on y.date <= b.at_date
-        join params as p on y.series_id = p.yield_series
-    ) as candidates
-    where recency = 1
+    select d.period_no, d.side, d.date, y.yield_pct
+    from yield_date_at_bound as d
+    join yields as y on y.series_id = d.yield_series and y.date = d.date
 ),
 
 period_returns as (

@@ -57,7 +57,17 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
     let demo = Demo::new();
     let run = demo.run("2024-12-31");
     assert_exit(&run, 0, "success", &[]);
-    for ds in ["index_levels", "yields", "daily_returns", "largest_daily_moves", "relative_return", "yield_periods"] {
+    for ds in [
+        "index_levels",
+        "yields",
+        "daily_returns",
+        "largest_daily_moves",
+        "relative_return",
+        "yield_periods",
+        "period_returns",
+        "cumulative_returns",
+        "rolling_extremes",
+    ] {
         assert!(run.summary["datasets"][ds].as_u64().unwrap() > 0, "{ds}: {}", run.summary);
     }
     let latest: serde_json::Value =
@@ -66,7 +76,8 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(demo.publish().join(latest["manifest"].as_str().unwrap())).unwrap())
             .unwrap();
-    assert_eq!(manifest["datasets"].as_array().unwrap().len(), 6);
+    assert_eq!(manifest["datasets"].as_array().unwrap().len(), run.summary["datasets"].as_object().unwrap().len());
+    assert!(manifest["datasets"].as_array().unwrap().len() >= 9);
     assert_eq!(manifest["inputs"][0]["accepted"], 1260);
 
     // Exhibit 3, recomputed here from the generated index_levels.csv by a plain loop.
@@ -234,7 +245,7 @@ fn a_broken_model_exits_1_naming_the_model_file() {
 #[test]
 fn publishing_a_dataset_without_a_model_exits_2() {
     let demo = Demo::new();
-    demo.pipeline_with(|t| t.replace("\"yield_periods\"]", "\"yield_periodz\"]"));
+    demo.pipeline_with(|t| t.replace("\"rolling_extremes\",\n]", "\"rolling_extremes\", \"yield_periodz\",\n]"));
     assert_exit(
         &demo.run("2024-12-31"),
         2,

@@ -113,14 +113,49 @@ fn real_proxies_reproduce_published_exhibits_3_and_4() {
     assert_eq!(rel.f64("relative_return_pp", 0), Some(0.0));
 }
 
+/// Exhibit 5 as published, cap-weighted side: R1000 and R2000 over 1-23 July 2024 (from the
+/// 28 June close): 2.0 % and 9.6 %. Exhibit 1's custom window and exhibit 2's rebased series
+/// must both show them (the equal-weighted side needs the engine of SPEC §5).
+#[test]
+fn real_proxies_reproduce_the_cap_weighted_july_2024_returns_in_exhibits_1_and_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = real_proxies_pipeline(dir.path(), &real_data());
+    exhibits_ok(dir.path(), &["run", "--pipeline", pipeline.to_str().unwrap(), "--as-of", AS_OF], 0);
+    let publish = dir.path().join("var/publish");
+    let periods = Rows { batch: read_dataset(&publish, "period_returns", AS_OF) };
+    let cumulative = Rows { batch: read_dataset(&publish, "cumulative_returns", AS_OF) };
+    for (index, published) in [("R1000", 2.0), ("R2000", 9.6)] {
+        let custom = (0..periods.len())
+            .find(|&i| {
+                periods.text("index_id", i) == index
+                    && periods.text("period_type", i) == "custom"
+                    && periods.date("start_close_date", i) == date("2024-06-28")
+                    && periods.date("end_close_date", i) == date("2024-07-23")
+            })
+            .unwrap_or_else(|| panic!("no custom period 2024-06-28 → 2024-07-23 for {index}"));
+        let got = periods.f64("return_pct", custom).unwrap();
+        assert!((got - published).abs() <= PERIOD_PP, "exhibit 1 {index}: published {published}, got {got}");
+        let last = (0..cumulative.len()).rfind(|&i| cumulative.text("index_id", i) == index).unwrap();
+        assert_eq!(cumulative.date("date", last), date("2024-07-23"));
+        assert_eq!(cumulative.date("base_date", last), date("2024-06-28"), "30 June 2024 was a Sunday");
+        let got = cumulative.f64("cumulative_return_pct", last).unwrap();
+        assert!((got - published).abs() <= PERIOD_PP, "exhibit 2 {index}: published {published}, got {got}");
+    }
+    // The Growth and Value cohorts are rebased too.
+    let indexes: std::collections::BTreeSet<String> =
+        (0..cumulative.len()).map(|i| cumulative.text("index_id", i)).collect();
+    assert_eq!(indexes.into_iter().collect::<Vec<_>>(), ["R1000", "R1000G", "R1000V", "R2000", "R2000G", "R2000V"]);
+}
+
 /// The golden comparison is not vacuous: moving one input close by 0.5 % makes it fail.
 #[test]
 fn golden_comparison_fails_when_one_input_row_moves() {
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("real");
     std::fs::create_dir_all(real.join("yahoo_adjclose")).unwrap();
-    for f in ["IWB.csv", "TNX.csv"] {
-        std::fs::copy(real_data().join("yahoo_adjclose").join(f), real.join("yahoo_adjclose").join(f)).unwrap();
+    for f in std::fs::read_dir(real_data().join("yahoo_adjclose")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), real.join("yahoo_adjclose").join(f.file_name())).unwrap();
     }
     let iwm = std::fs::read_to_string(real_data().join("yahoo_adjclose/IWM.csv")).unwrap();
     let perturbed: String = iwm

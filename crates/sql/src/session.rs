@@ -237,9 +237,12 @@ impl ModelSession {
                 file: model.file.clone(),
                 message: e.strip_backtrace(),
             };
+            let started = std::time::Instant::now();
             let df = self.ctx.sql(&model.sql).await.map_err(fail)?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await.map_err(fail)?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            tracing::info!(model = %model.name, rows, ms = started.elapsed().as_millis() as u64, "model built");
             let table = MemTable::try_new(schema.clone(), vec![batches.clone()]).map_err(fail)?;
             self.ctx.deregister_table(model.name.as_str()).map_err(fail)?;
             self.ctx.register_table(model.name.as_str(), Arc::new(table)).map_err(fail)?;
@@ -273,5 +276,36 @@ impl ModelSession {
             }
         }
         Ok(build)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pairs(ctx: &SessionContext, sql: &str) -> Vec<String> {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let table = pretty_format_batches(&batches).unwrap().to_string();
+        table
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.contains(" ek "))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    /// A canary for a wrong-results bug of the DataFusion version in Cargo.lock: an inner join
+    /// after a cross join loses one of two ON conditions when that one reads the cross-joined
+    /// table. rolling_extremes.sql computes such a key in a CTE first. When this test fails
+    /// after a DataFusion upgrade, the bug is fixed: drop the workaround and this test.
+    #[tokio::test]
+    async fn datafusion_55_drops_a_join_condition_that_reads_a_cross_joined_table() {
+        let ctx = SessionContext::new();
+        ctx.sql("create table t (g varchar, k bigint) as values ('x', 1), ('x', 2), ('x', 3), ('x', 4)").await.unwrap();
+        ctx.sql("create table p (n bigint) as values (2)").await.unwrap();
+        let buggy = "select e.k as ek, s.k as sk from t as e cross join p join t as s on s.g = e.g and s.k = e.k - p.n order by ek, sk";
+        let workaround = "select e.k as ek, s.k as sk from (select t.*, t.k - p.n as start_k from t cross join p) as e \
+                          join t as s on s.g = e.g and s.k = e.start_k order by ek, sk";
+        assert_eq!(pairs(&ctx, workaround).await, ["| 3 | 1 |", "| 4 | 2 |"]);
+        assert_eq!(pairs(&ctx, buggy).await.len(), 16, "every pair: the k condition was dropped (the bug)");
     }
 }
