@@ -126,18 +126,33 @@ fn select(
 fn dry_run(pipeline: &Pipeline, selectors: &[String], as_of: NaiveDate) -> Result<serde_json::Value, Failure> {
     let (_, project, contracts) = models::open(pipeline, as_of, LakeTables::SchemasOnly)?;
     let selection = select(pipeline, &project, &contracts, selectors)?;
-    let models: Vec<_> = project
-        .models
+    let run_models: Vec<_> = project.models.iter().filter(|m| selection.run.contains(&m.name)).collect();
+    let run_tests: Vec<_> =
+        project.tests.iter().filter(|t| t.guards.iter().all(|g| selection.run.contains(g))).collect();
+    eprintln!("plan for {} ({}):", pipeline.name, pipeline.file.display());
+    eprintln!("  inputs:");
+    for s in &pipeline.sources {
+        eprintln!("    {:<24} {} → lake.{}", s.name, s.path.display(), s.format.table());
+    }
+    eprintln!("  models, in order:");
+    for m in &run_models {
+        let reads: Vec<&str> = m.depends_on.iter().chain(&m.inputs).map(String::as_str).collect();
+        eprintln!("    {:<24} reads {}", m.name, reads.join(", "));
+    }
+    eprintln!("  data tests:");
+    for t in &run_tests {
+        eprintln!("    {:<24} guards {}", t.name, t.guards.join(", "));
+    }
+    eprintln!("  outputs:");
+    for d in &selection.publish {
+        eprintln!("    {d}");
+    }
+    let models: Vec<_> = run_models
         .iter()
-        .filter(|m| selection.run.contains(&m.name))
         .map(|m| json!({ "model": m.name, "file": m.file, "reads": m.depends_on.iter().chain(&m.inputs).collect::<Vec<_>>() }))
         .collect();
-    let tests: Vec<_> = project
-        .tests
-        .iter()
-        .filter(|t| t.guards.iter().all(|g| selection.run.contains(g)))
-        .map(|t| json!({ "test": t.name, "file": t.file, "guards": t.guards }))
-        .collect();
+    let tests: Vec<_> =
+        run_tests.iter().map(|t| json!({ "test": t.name, "file": t.file, "guards": t.guards })).collect();
     let inputs: Vec<_> = pipeline
         .sources
         .iter()
@@ -148,24 +163,6 @@ fn dry_run(pipeline: &Pipeline, selectors: &[String], as_of: NaiveDate) -> Resul
         .iter()
         .map(|d| json!({ "dataset": d, "path": format!("{}/{d}/as_of=YYYY-MM-DD/part-00000.parquet", pipeline.publish.url) }))
         .collect();
-    eprintln!("plan for {} ({}):", pipeline.name, pipeline.file.display());
-    eprintln!("  inputs:");
-    for s in &pipeline.sources {
-        eprintln!("    {:<24} {} → lake.{}", s.name, s.path.display(), s.format.table());
-    }
-    eprintln!("  models, in order:");
-    for m in project.models.iter().filter(|m| selection.run.contains(&m.name)) {
-        let reads: Vec<&str> = m.depends_on.iter().chain(&m.inputs).map(String::as_str).collect();
-        eprintln!("    {:<24} reads {}", m.name, reads.join(", "));
-    }
-    eprintln!("  data tests:");
-    for t in project.tests.iter().filter(|t| t.guards.iter().all(|g| selection.run.contains(g))) {
-        eprintln!("    {:<24} guards {}", t.name, t.guards.join(", "));
-    }
-    eprintln!("  outputs:");
-    for d in &selection.publish {
-        eprintln!("    {d}");
-    }
     Ok(
         json!({ "pipeline": pipeline.name, "dry_run": true, "inputs": inputs, "models": models, "data_tests": tests, "outputs": outputs }),
     )
