@@ -272,3 +272,40 @@ fn configuration_and_usage_errors_exit_2() {
     let o = exhibits(demo.path(), &["run", "--pipeline", "nightly.toml", "--from", "2024-12-31", "--to", "2024-12-01"]);
     assert_exit(&o, 2, "usage_error", &["--from 2024-12-31 is after --to 2024-12-01"]);
 }
+
+#[test]
+fn a_run_waits_for_another_run_on_the_same_lake_with_exit_3() {
+    let demo = Demo::new();
+    let lake = demo.path().join("var/lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    // A live process holds the lock: this test's own process.
+    let holder = format!("pid {} (pipeline nightly, as-of 2024-12-30, since 2026-01-01T00:00:00Z)", std::process::id());
+    std::fs::write(lake.join(".exhibits.lock"), &holder).unwrap();
+    let o = demo.run("2024-12-31");
+    assert_exit(
+        &o,
+        3,
+        "transient_error",
+        &["is in use by another exhibits run", &holder, "retry when it has finished"],
+    );
+    assert!(!demo.publish().join("latest.json").exists(), "nothing published");
+    assert_eq!(
+        std::fs::read_to_string(lake.join(".exhibits.lock")).unwrap(),
+        holder,
+        "the other run's lock is left alone"
+    );
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_is_taken_over_and_released() {
+    let demo = Demo::new();
+    let lake = demo.path().join("var/lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    // No process has this pid (above Linux's pid_max): the run that held it is gone.
+    std::fs::write(lake.join(".exhibits.lock"), "pid 4294967295 (pipeline nightly, as-of 2024-12-30, since …)")
+        .unwrap();
+    let o = demo.run("2024-12-31");
+    assert_exit(&o, 0, "success", &[]);
+    assert!(o.stderr.contains("taking over a lock left by a run that no longer exists"), "{}", o.stderr);
+    assert!(!lake.join(".exhibits.lock").exists(), "released when the run ends");
+}

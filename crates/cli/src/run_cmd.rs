@@ -219,6 +219,8 @@ async fn run_one(pipeline: &Pipeline, as_of: NaiveDate, selectors: &[String]) ->
     let selection = select(pipeline, &project, &contracts, selectors).map_err(with_summary(&summary))?;
 
     let lake = Lake::open(&lake_dir).map_err(with_summary(&summary))?;
+    // One run at a time per lake: held until this run has published (dropped on return).
+    let _lock = lake.lock(&format!("pipeline {}, as-of {as_of}", pipeline.name)).map_err(with_summary(&summary))?;
     for read in &reads {
         lake.store(read).await.map_err(with_summary(&summary))?;
     }

@@ -27,7 +27,67 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The lake's lock file: one run at a time writes a lake (and publishes from it).
+const LOCK_FILE: &str = ".exhibits.lock";
+
+/// Held while a run writes the lake; removed when dropped. A lock left by a process that no
+/// longer exists (a run killed with SIGKILL) is taken over with a warning.
+#[derive(Debug)]
+pub struct LakeLock {
+    path: PathBuf,
+}
+
+impl Drop for LakeLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    // Linux: /proc/<pid> exists while the process does. Elsewhere, assume alive (never steal).
+    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
+}
+
 impl Lake {
+    /// Takes the lake's lock for a run of `what` (e.g. "pipeline nightly, as-of 2024-12-31").
+    pub fn lock(&self, what: &str) -> Result<LakeLock, IngestError> {
+        let path = self.root.join(LOCK_FILE);
+        let holder =
+            format!("pid {} ({what}, since {})", std::process::id(), chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    f.write_all(holder.as_bytes())
+                        .map_err(|source| IngestError::Read { file: path.clone(), source })?;
+                    return Ok(LakeLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let held_by = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid = held_by
+                        .strip_prefix("pid ")
+                        .and_then(|r| r.split_whitespace().next())
+                        .and_then(|p| p.parse().ok());
+                    match pid {
+                        Some(pid) if !process_alive(pid) => {
+                            tracing::warn!(
+                                "{}: taking over a lock left by a run that no longer exists: {held_by}",
+                                path.display()
+                            );
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        _ => return Err(IngestError::Locked { root: self.root.clone(), holder: held_by }),
+                    }
+                }
+                Err(source) => return Err(IngestError::Read { file: path.clone(), source }),
+            }
+        }
+        Err(IngestError::Locked {
+            root: self.root.clone(),
+            holder: "another run (it took the lock as this one freed it)".into(),
+        })
+    }
+
     /// Opens (and creates if needed) the lake under `root`.
     pub fn open(root: &Path) -> Result<Lake, IngestError> {
         std::fs::create_dir_all(root).map_err(|source| IngestError::Read { file: root.to_owned(), source })?;

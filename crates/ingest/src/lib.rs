@@ -23,7 +23,7 @@ mod lake;
 
 pub use arrow::datatypes::SchemaRef;
 pub use formats::{index_levels_schema, quarantine_schema, yields_schema};
-pub use lake::Lake;
+pub use lake::{Lake, LakeLock};
 
 use std::path::{Path, PathBuf};
 
@@ -50,13 +50,15 @@ pub enum IngestError {
     },
     #[error("lake at {root}: cannot encode Parquet: {message}")]
     Encode { root: PathBuf, message: String },
+    #[error("lake at {root} is in use by another exhibits run: {holder}; retry when it has finished")]
+    Locked { root: PathBuf, holder: String },
 }
 
 impl Classify for IngestError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             IngestError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ExitStatus::NotReady,
-            IngestError::Lake { .. } => ExitStatus::Transient,
+            IngestError::Lake { .. } | IngestError::Locked { .. } => ExitStatus::Transient,
             _ => ExitStatus::DataError,
         }
     }
