@@ -269,6 +269,16 @@ fn configuration_and_usage_errors_exit_2() {
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("invalid value '2024-13-01' for '--as-of"), "{}", o.stderr);
     demo.pipeline_with(|t| t);
+    let o = exhibits(
+        demo.path(),
+        &["run", "--pipeline", "nightly.toml", "--as-of", "2024-12-31", "--publish", "ftp://host/x"],
+    );
+    assert_exit(
+        &o,
+        2,
+        "usage_error",
+        &["publish target ftp://host/x: unknown scheme ftp://; use a folder, s3://, az:// or gs://"],
+    );
     let o = exhibits(demo.path(), &["run", "--pipeline", "nightly.toml", "--from", "2024-12-31", "--to", "2024-12-01"]);
     assert_exit(&o, 2, "usage_error", &["--from 2024-12-31 is after --to 2024-12-01"]);
 }

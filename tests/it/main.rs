@@ -5,5 +5,6 @@ mod cli_run;
 mod generator;
 mod golden_real;
 mod readers;
+mod s3;
 mod sql_workflow;
 mod support;

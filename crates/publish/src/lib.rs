@@ -116,25 +116,61 @@ pub struct Dataset<'a> {
 pub struct Publisher {
     url: String,
     store: Arc<dyn ObjectStore>,
+    /// Key prefix inside the store (the path part of an `s3://bucket/prefix` URL).
+    prefix: String,
 }
 
 impl Publisher {
-    /// Opens a target: a local folder (created if needed). Object store URLs (`s3://`, `az://`,
-    /// `gs://`) are refused with a clear message until their contract tests exist.
+    /// Opens a target: a local folder (created if needed) or an object store URL, `s3://bucket/prefix`
+    /// (`AWS_*` variables: credentials, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`),
+    /// `az://container/prefix` (`AZURE_*`) or `gs://bucket/prefix` (`GOOGLE_*`). Credentials come
+    /// from the environment only and never appear in errors, logs or the manifest.
     pub fn open(url: &str) -> Result<Publisher, PublishError> {
-        if exhibits_core::pipeline::is_url(url) && !url.starts_with("file://") {
-            return Err(PublishError::Target {
-                url: url.to_string(),
-                what:
-                    "only local folders are supported as publish targets so far; object store URLs are not yet enabled"
-                        .into(),
-            });
-        }
-        let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
         let target = |what: String| PublishError::Target { url: url.to_string(), what };
+        let Some((scheme, rest)) = url.split_once("://").filter(|_| exhibits_core::pipeline::is_url(url)) else {
+            return Self::open_local(url, url);
+        };
+        let prefix = rest.split_once('/').map(|(_, p)| p.trim_matches('/').to_string()).unwrap_or_default();
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "file" => return Self::open_local(url, rest),
+            "s3" | "s3a" => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| target(e.to_string()))?,
+            ),
+            "az" | "azure" | "abfs" | "abfss" => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| target(e.to_string()))?,
+            ),
+            "gs" => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| target(e.to_string()))?,
+            ),
+            other => return Err(target(format!("unknown scheme {other}://; use a folder, s3://, az:// or gs://"))),
+        };
+        Ok(Publisher { url: url.to_string(), store, prefix })
+    }
+
+    fn open_local(url: &str, path: &str) -> Result<Publisher, PublishError> {
+        let target = |what: String| PublishError::Target { url: url.to_string(), what };
+        let dir = PathBuf::from(path);
         std::fs::create_dir_all(&dir).map_err(|e| target(format!("cannot create the folder: {e}")))?;
         let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| target(e.to_string()))?;
-        Ok(Publisher { url: url.to_string(), store: Arc::new(store) })
+        Ok(Publisher { url: url.to_string(), store: Arc::new(store), prefix: String::new() })
+    }
+
+    /// The store key of `relative` (a path under the publish root).
+    fn key(&self, relative: &str) -> StorePath {
+        if self.prefix.is_empty() {
+            StorePath::from(relative)
+        } else {
+            StorePath::from(format!("{}/{relative}", self.prefix))
+        }
     }
 
     /// The target as given.
@@ -173,7 +209,7 @@ impl Publisher {
                     })
                     .collect(),
             };
-            self.store.put(&StorePath::from(file.as_str()), PutPayload::from(bytes)).await.map_err(self.store_err())?;
+            self.store.put(&self.key(&file), PutPayload::from(bytes)).await.map_err(self.store_err())?;
             self.remove_stale(&partition, &file).await?;
             infos.push(info);
         }
@@ -189,13 +225,13 @@ impl Publisher {
         let manifest_path = format!("manifests/as_of={as_of}.json");
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         self.store
-            .put(&StorePath::from(manifest_path.as_str()), PutPayload::from(Bytes::from(json)))
+            .put(&self.key(&manifest_path), PutPayload::from(Bytes::from(json)))
             .await
             .map_err(self.store_err())?;
         let latest = serde_json::json!({ "as_of": as_of.to_string(), "manifest": manifest_path });
         let latest = serde_json::to_vec_pretty(&latest).expect("pointer serialises");
         self.store
-            .put(&StorePath::from("latest.json"), PutPayload::from(Bytes::from(latest)))
+            .put(&self.key("latest.json"), PutPayload::from(Bytes::from(latest)))
             .await
             .map_err(self.store_err())?;
         Ok(manifest)
@@ -203,10 +239,11 @@ impl Publisher {
 
     /// Deletes files in `partition` other than `keep`, left by an earlier run with more files.
     async fn remove_stale(&self, partition: &str, keep: &str) -> Result<(), PublishError> {
-        let prefix = StorePath::from(partition);
-        let listed: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(self.store_err())?;
+        let keep = self.key(keep);
+        let listed: Vec<_> =
+            self.store.list(Some(&self.key(partition))).try_collect().await.map_err(self.store_err())?;
         for meta in listed {
-            if meta.location.as_ref() != keep {
+            if meta.location != keep {
                 self.store.delete(&meta.location).await.map_err(self.store_err())?;
             }
         }
