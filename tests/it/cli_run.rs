@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Outcome, Rows, copy_dir, date, exhibits, exhibits_ok, read_dataset, repo, write_pipeline};
+use crate::support::{
+    Outcome, Rows, copy_dir, dataset_metadata, date, exhibits, exhibits_ok, read_dataset, repo, write_pipeline,
+};
 
 /// A scratch project: a generated drop, and the repository's nightly pipeline re-pointed at it.
 struct Demo {
@@ -110,6 +112,12 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
     // The as_of partition value is also a Date32 column inside every file.
     assert_eq!(moves.date("as_of", 0), date("2024-12-31"));
     let periods = Rows { batch: read_dataset(&demo.publish(), "yield_periods", "2024-12-31") };
+    // Each file says what it is and its conventions (from the model's header and contract).
+    let meta = dataset_metadata(&demo.publish(), "yield_periods", "2024-12-31");
+    assert_eq!(meta["model_file"], "exhibits/yield_periods.sql");
+    assert_eq!(meta["as_of"], "2024-12-31");
+    assert!(meta["conventions"].as_str().unwrap().contains("Conventions: close-to-close"), "{meta}");
+    assert!(meta["description"].as_str().unwrap().starts_with("Exhibit 4"), "{meta}");
     assert_eq!(
         (0..periods.len()).map(|i| periods.text("label", i)).collect::<Vec<_>>(),
         ["Q1 2024", "Q2 2024", "Q3 2024", "Q4 2024"]

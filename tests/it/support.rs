@@ -84,6 +84,13 @@ pub fn read_dataset(publish: &Path, dataset: &str, as_of: &str) -> RecordBatch {
     concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
+/// The `exhibits` metadata (JSON) of one published dataset partition.
+pub fn dataset_metadata(publish: &Path, dataset: &str, as_of: &str) -> serde_json::Value {
+    let file = publish.join(dataset).join(format!("as_of={as_of}")).join("part-00000.parquet");
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap();
+    serde_json::from_str(&builder.schema().metadata()["exhibits"]).unwrap()
+}
+
 /// A row of a batch as column name → value text or number, for readable assertions.
 pub struct Rows {
     pub batch: RecordBatch,

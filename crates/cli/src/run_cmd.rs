@@ -261,7 +261,26 @@ async fn run_one(pipeline: &Pipeline, as_of: NaiveDate, selectors: &[String]) ->
         .filter(|name| !withheld.iter().any(|(w, _)| w == *name))
         .map(|name| {
             let (schema, batches) = build.get(name).expect("every published dataset was built");
-            Dataset { name, schema: schema.clone(), batches }
+            let model = project.model(name).expect("every published dataset is a model");
+            let contract = contracts.get(name).map(|d| &d.contract);
+            let columns: serde_json::Map<String, serde_json::Value> = contract
+                .map(|c| {
+                    c.columns
+                        .iter()
+                        .filter_map(|col| Some((col.name.clone(), col.description.clone()?.into())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let metadata = json!({
+                "dataset": name,
+                "pipeline": pipeline.name,
+                "as_of": as_of.to_string(),
+                "model_file": model.file.strip_prefix(&pipeline.models_dir).unwrap_or(&model.file),
+                "description": contract.and_then(|c| c.description.clone()),
+                "conventions": model.header(),
+                "columns": columns,
+            });
+            Dataset { name, schema: schema.clone(), batches, metadata }
         })
         .collect();
     let withheld_json: serde_json::Value =

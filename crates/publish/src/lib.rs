@@ -20,7 +20,7 @@
 
 mod parquet_profile;
 
-pub use parquet_profile::{encode_parquet, with_as_of};
+pub use parquet_profile::{METADATA_KEY, encode_parquet, with_as_of};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,6 +110,9 @@ pub struct Dataset<'a> {
     pub name: &'a str,
     pub schema: SchemaRef,
     pub batches: &'a [RecordBatch],
+    /// What the dataset is and its conventions, written into every file under the key
+    /// `exhibits` (a JSON object): one key, so the bytes do not depend on map order.
+    pub metadata: serde_json::Value,
 }
 
 /// A publish target.
@@ -189,7 +192,7 @@ impl Publisher {
         for ds in datasets {
             let (schema, batches) = with_as_of(&ds.schema, ds.batches, as_of)
                 .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
-            let bytes = encode_parquet(&schema, &batches)
+            let bytes = encode_parquet(&schema, &batches, &ds.metadata.to_string())
                 .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
             let partition = format!("{}/as_of={as_of}", ds.name);
             let file = format!("{partition}/part-00000.parquet");

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 /// Rows per row group: large enough for scans, small enough for readers' memory.
@@ -57,9 +58,17 @@ pub fn with_as_of(
     Ok((out_schema, out))
 }
 
-/// Encodes batches as one Parquet file with the BI profile.
-pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Bytes, ParquetError> {
+/// The metadata key of a dataset's description in the Arrow schema and the Parquet footer.
+pub const METADATA_KEY: &str = "exhibits";
+
+/// Encodes batches as one Parquet file with the BI profile, with `metadata` (JSON text) under
+/// [`METADATA_KEY`] in the Arrow schema and the Parquet key-value metadata.
+pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch], metadata: &str) -> Result<Bytes, ParquetError> {
+    let schema = Arc::new(
+        schema.as_ref().clone().with_metadata([(METADATA_KEY.to_string(), metadata.to_string())].into_iter().collect()),
+    );
     let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(vec![KeyValue::new(METADATA_KEY.to_string(), metadata.to_string())]))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -67,7 +76,7 @@ pub fn encode_parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Byt
     let mut buf = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(props))?;
     for b in batches {
-        writer.write(b)?;
+        writer.write(&b.clone().with_schema(schema.clone())?)?;
     }
     writer.close()?;
     Ok(Bytes::from(buf))

@@ -23,6 +23,23 @@ pub struct Model {
     pub inputs: Vec<String>,
 }
 
+impl Model {
+    /// The header comment: the leading `--` lines (purpose, grain, inputs, conventions).
+    pub fn header(&self) -> String {
+        self.sql
+            .lines()
+            .take_while(|l| l.trim_start().starts_with("--"))
+            .map(|l| {
+                l.trim_start()
+                    .trim_start_matches("--")
+                    .strip_prefix(' ')
+                    .unwrap_or(l.trim_start().trim_start_matches("--"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 /// A data test: a query in a `<name>.test.sql` file that must return zero rows. It runs after
 /// the models it reads, and a failure withholds those models from publishing.
 #[derive(Debug, Clone)]
