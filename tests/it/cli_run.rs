@@ -327,3 +327,28 @@ fn a_lock_left_by_a_killed_run_is_taken_over_and_released() {
     assert!(o.stderr.contains("taking over a lock left by a run that no longer exists"), "{}", o.stderr);
     assert!(!lake.join(".exhibits.lock").exists(), "released when the run ends");
 }
+
+#[test]
+fn latest_only_moves_forward_and_retention_keeps_the_newest_dates() {
+    let demo = Demo::new();
+    demo.pipeline_with(|t| t.replace("[publish]\n", "[publish]\nkeep_last = 2\n"));
+    for as_of in ["2024-12-27", "2024-12-30", "2024-12-31"] {
+        assert_exit(&demo.run(as_of), 0, "success", &[]);
+    }
+    let partition = |d: &str| demo.publish().join(format!("daily_returns/as_of={d}"));
+    let manifest = |d: &str| demo.publish().join(format!("manifests/as_of={d}.json"));
+    assert!(!partition("2024-12-27").exists() && !manifest("2024-12-27").exists(), "the oldest date is removed");
+    assert!(partition("2024-12-30").exists() && partition("2024-12-31").exists());
+    let latest = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(demo.publish().join("latest.json")).unwrap()).unwrap()
+    };
+    assert_eq!(latest()["as_of"], "2024-12-31");
+
+    // A backfill of an earlier date publishes its partitions but leaves latest.json alone; with
+    // keep_last = 2 that date is outside the window and removed again, which the summary says.
+    let o = demo.run("2024-12-27");
+    assert_exit(&o, 0, "success", &[]);
+    assert_eq!(o.summary["latest_advanced"], false);
+    assert_eq!(o.summary["removed_as_of"], serde_json::json!(["2024-12-27"]));
+    assert_eq!(latest()["as_of"], "2024-12-31");
+}

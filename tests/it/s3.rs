@@ -109,9 +109,18 @@ fn publishes_to_s3_and_independent_clients_read_it_back() {
     );
     assert!(keys.iter().all(|k| k.starts_with("nightly/")), "everything under the URL's prefix: {keys:?}");
 
-    // Publishing the same as-of date again writes the same bytes, and no extra objects.
+    // Publishing the same as-of date again writes the same bytes, and no extra objects
+    // (latest.json is replaced by a conditional update of the version just read).
     server.exhibits(dir.path(), &run);
     let second = check(&server);
     assert_eq!(first["sha256"], second["sha256"]);
     assert_eq!(first["keys"], second["keys"]);
+
+    // A backfill of an earlier date adds its partitions but latest.json keeps the later date.
+    let backfill = ["run", "--pipeline", "nightly.toml", "--as-of", "2024-12-30", "--publish", "s3://exhibits/nightly"];
+    let output = server.exhibits(dir.path(), &backfill);
+    assert!(output.contains("\"latest_advanced\":false"), "{output}");
+    let third = check(&server);
+    assert_eq!(third["latest"]["as_of"], "2024-12-31");
+    assert!(third["keys"].as_array().unwrap().iter().any(|k| k == "nightly/manifests/as_of=2024-12-30.json"));
 }

@@ -285,9 +285,27 @@ async fn run_one(pipeline: &Pipeline, as_of: NaiveDate, selectors: &[String]) ->
         .collect();
     let withheld_json: serde_json::Value =
         withheld.iter().map(|(d, why)| json!({ "dataset": d, "reason": why })).collect();
-    let info =
-        RunInfo { pipeline: &pipeline.name, as_of, inputs: summary["inputs"].clone(), withheld: withheld_json.clone() };
-    let manifest = publisher.publish(info, &datasets).await.map_err(with_summary(&summary))?;
+    let info = RunInfo {
+        pipeline: &pipeline.name,
+        as_of,
+        inputs: summary["inputs"].clone(),
+        withheld: withheld_json.clone(),
+        keep_last: pipeline.publish.keep_last,
+    };
+    let published = publisher.publish(info, &datasets).await.map_err(with_summary(&summary))?;
+    let manifest = &published.manifest;
+    if !published.latest_advanced {
+        tracing::info!("latest.json still points at a later as-of date than {as_of} (a backfill)");
+    }
+    if !published.removed_as_of.is_empty() {
+        tracing::info!(
+            keep_last = pipeline.publish.keep_last,
+            "retention removed as-of dates {:?}",
+            published.removed_as_of
+        );
+    }
+    summary["latest_advanced"] = published.latest_advanced.into();
+    summary["removed_as_of"] = published.removed_as_of.iter().map(|d| d.to_string()).collect::<Vec<_>>().into();
     for ds in &manifest.datasets {
         tracing::info!("published {:>7} rows  {}/{}", ds.rows, publisher.url(), ds.files[0]);
     }

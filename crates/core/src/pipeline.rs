@@ -128,6 +128,9 @@ pub struct Publish {
     pub url: String,
     /// Models published as datasets, in this order.
     pub datasets: Vec<String>,
+    /// Keep only the newest N as-of dates (their partitions and manifests); all when absent.
+    #[serde(default)]
+    pub keep_last: Option<usize>,
 }
 
 /// A typed parameter value, as it reaches SQL.
@@ -295,6 +298,9 @@ impl Pipeline {
             if p.end <= p.start {
                 return Err(invalid(format!("period {} → {} ends before it starts", p.start, p.end)));
             }
+        }
+        if raw.publish.keep_last == Some(0) {
+            return Err(invalid("[publish] keep_last must be at least 1".into()));
         }
         let mut publish = raw.publish;
         if !is_url(&publish.url) {

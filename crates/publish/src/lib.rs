@@ -32,7 +32,7 @@ use chrono::NaiveDate;
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -51,13 +51,15 @@ pub enum PublishError {
     },
     #[error("dataset {dataset}: cannot encode Parquet: {message}")]
     Encode { dataset: String, message: String },
+    #[error("publish target {url}: {what}")]
+    Contended { url: String, what: String },
 }
 
 impl Classify for PublishError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             PublishError::Target { .. } => ExitStatus::Usage,
-            PublishError::Store { .. } => ExitStatus::Transient,
+            PublishError::Store { .. } | PublishError::Contended { .. } => ExitStatus::Transient,
             PublishError::Encode { .. } => ExitStatus::DataError,
         }
     }
@@ -103,6 +105,18 @@ pub struct RunInfo<'a> {
     pub as_of: NaiveDate,
     pub inputs: serde_json::Value,
     pub withheld: serde_json::Value,
+    /// Retention: keep the newest N as-of dates.
+    pub keep_last: Option<usize>,
+}
+
+/// What [`Publisher::publish`] did besides writing the data.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub manifest: Manifest,
+    /// Whether `latest.json` now points at this run (not when it already pointed at a later date).
+    pub latest_advanced: bool,
+    /// As-of dates removed by retention.
+    pub removed_as_of: Vec<NaiveDate>,
 }
 
 /// A dataset to publish.
@@ -163,7 +177,10 @@ impl Publisher {
         let target = |what: String| PublishError::Target { url: url.to_string(), what };
         let dir = PathBuf::from(path);
         std::fs::create_dir_all(&dir).map_err(|e| target(format!("cannot create the folder: {e}")))?;
-        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| target(e.to_string()))?;
+        // Deleting a partition's files (retention) also removes its now empty folder, as on an
+        // object store, so that folder-listing readers see no empty partitions.
+        let store =
+            LocalFileSystem::new_with_prefix(&dir).map_err(|e| target(e.to_string()))?.with_automatic_cleanup(true);
         Ok(Publisher { url: url.to_string(), store: Arc::new(store), prefix: String::new() })
     }
 
@@ -186,7 +203,7 @@ impl Publisher {
     }
 
     /// Publishes `datasets` for `as_of`, then the manifest, then `latest.json`.
-    pub async fn publish(&self, run: RunInfo<'_>, datasets: &[Dataset<'_>]) -> Result<Manifest, PublishError> {
+    pub async fn publish(&self, run: RunInfo<'_>, datasets: &[Dataset<'_>]) -> Result<Published, PublishError> {
         let as_of = run.as_of;
         let mut infos = Vec::with_capacity(datasets.len());
         for ds in datasets {
@@ -231,13 +248,92 @@ impl Publisher {
             .put(&self.key(&manifest_path), PutPayload::from(Bytes::from(json)))
             .await
             .map_err(self.store_err())?;
+        let latest_advanced = self.advance_latest(as_of, &manifest_path).await?;
+        let removed_as_of = match run.keep_last {
+            Some(keep) => self.apply_retention(keep).await?,
+            None => Vec::new(),
+        };
+        Ok(Published { manifest, latest_advanced, removed_as_of })
+    }
+
+    /// Points `latest.json` at this run unless it already points at a later as-of date (a
+    /// backfill must not move readers back in time). Written with a conditional put where the
+    /// store supports it (create if absent, else update only the version just read), so of two
+    /// concurrent publishers one wins and the other fails with a transient error; the local
+    /// store has no conditional update and overwrites (runs on one lake hold its lock).
+    async fn advance_latest(&self, as_of: NaiveDate, manifest_path: &str) -> Result<bool, PublishError> {
+        let key = self.key("latest.json");
+        let current = match self.store.get(&key).await {
+            Ok(found) => {
+                let meta = found.meta.clone();
+                let bytes = found.bytes().await.map_err(self.store_err())?;
+                let pointed: Option<NaiveDate> = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["as_of"].as_str().and_then(|d| d.parse().ok()));
+                Some((meta, pointed))
+            }
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(self.store_err()(e)),
+        };
+        if let Some((_, Some(pointed))) = &current
+            && *pointed > as_of
+        {
+            return Ok(false);
+        }
         let latest = serde_json::json!({ "as_of": as_of.to_string(), "manifest": manifest_path });
-        let latest = serde_json::to_vec_pretty(&latest).expect("pointer serialises");
-        self.store
-            .put(&self.key("latest.json"), PutPayload::from(Bytes::from(latest)))
-            .await
-            .map_err(self.store_err())?;
-        Ok(manifest)
+        let payload = PutPayload::from(Bytes::from(serde_json::to_vec_pretty(&latest).expect("pointer serialises")));
+        let mode = match &current {
+            Some((meta, _)) => {
+                PutMode::Update(UpdateVersion { e_tag: meta.e_tag.clone(), version: meta.version.clone() })
+            }
+            None => PutMode::Create,
+        };
+        match self.store.put_opts(&key, payload.clone(), PutOptions::from(mode)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotImplemented { .. }) => {
+                self.store.put(&key, payload).await.map_err(self.store_err())?;
+                Ok(true)
+            }
+            Err(e @ (object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. })) => {
+                Err(PublishError::Contended {
+                    url: self.url.clone(),
+                    what: format!("latest.json changed while this run was publishing (another publisher?): {e}; retry"),
+                })
+            }
+            Err(e) => Err(self.store_err()(e)),
+        }
+    }
+
+    /// Removes every as-of date but the newest `keep`: its dataset partitions, then its manifest.
+    async fn apply_retention(&self, keep: usize) -> Result<Vec<NaiveDate>, PublishError> {
+        let manifests: Vec<_> =
+            self.store.list(Some(&self.key("manifests"))).try_collect().await.map_err(self.store_err())?;
+        let mut dated: Vec<(NaiveDate, StorePath)> = manifests
+            .into_iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?.to_string();
+                let date = name.strip_prefix("as_of=")?.strip_suffix(".json")?.parse().ok()?;
+                Some((date, m.location))
+            })
+            .collect();
+        dated.sort_by_key(|d| std::cmp::Reverse(d.0));
+        let mut removed = Vec::new();
+        for (date, manifest) in dated.into_iter().skip(keep) {
+            let bytes =
+                self.store.get(&manifest).await.map_err(self.store_err())?.bytes().await.map_err(self.store_err())?;
+            let old: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            for ds in old["datasets"].as_array().into_iter().flatten() {
+                let Some(name) = ds["name"].as_str() else { continue };
+                let partition = self.key(&format!("{name}/as_of={date}"));
+                let files: Vec<_> = self.store.list(Some(&partition)).try_collect().await.map_err(self.store_err())?;
+                for f in files {
+                    self.store.delete(&f.location).await.map_err(self.store_err())?;
+                }
+            }
+            self.store.delete(&manifest).await.map_err(self.store_err())?;
+            removed.push(date);
+        }
+        Ok(removed)
     }
 
     /// Deletes files in `partition` other than `keep`, left by an earlier run with more files.
