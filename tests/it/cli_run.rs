@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::{
-    Outcome, Rows, copy_dir, dataset_metadata, date, exhibits, exhibits_ok, read_dataset, repo, write_pipeline,
+    Outcome, Rows, copy_dir, dataset_metadata, date, exhibits, exhibits_ok, read_dataset, repo, write_nightly,
 };
 
 /// A scratch project: a generated drop, and the repository's nightly pipeline re-pointed at it.
@@ -32,12 +32,7 @@ impl Demo {
 
     /// Writes `nightly.toml` from the repository's, with `edit` applied.
     fn pipeline_with(&self, edit: impl Fn(String) -> String) -> PathBuf {
-        let text = std::fs::read_to_string(repo().join("pipelines/nightly.toml")).unwrap();
-        let text = text
-            .replace("\"../sql\"", &format!("{:?}", repo().join("sql")))
-            .replace("../data/demo", &self.path().join("data").display().to_string())
-            .replace("../var", &self.path().join("var").display().to_string());
-        write_pipeline(self.path(), "nightly.toml", &edit(text))
+        write_nightly(self.path(), edit)
     }
 
     fn run(&self, as_of: &str) -> Outcome {

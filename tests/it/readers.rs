@@ -3,19 +3,14 @@
 
 use std::process::Command;
 
-use crate::support::{exhibits_ok, repo};
+use crate::support::{exhibits_ok, repo, write_nightly};
 
 #[test]
 fn readme_reader_snippets_open_a_published_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", data.to_str().unwrap()], 0);
-    let text = std::fs::read_to_string(repo().join("pipelines/nightly.toml"))
-        .unwrap()
-        .replace("\"../sql\"", &format!("{:?}", repo().join("sql")))
-        .replace("../data/demo", &data.display().to_string())
-        .replace("../var", &dir.path().join("var").display().to_string());
-    std::fs::write(dir.path().join("nightly.toml"), text).unwrap();
+    write_nightly(dir.path(), |t| t);
     for as_of in ["2024-12-30", "2024-12-31"] {
         exhibits_ok(dir.path(), &["run", "--pipeline", "nightly.toml", "--as-of", as_of], 0);
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{exhibits_ok, repo};
+use crate::support::{exhibits_ok, repo, write_nightly};
 
 /// A moto server on a free loopback port, stopped when dropped.
 struct S3Server {
@@ -83,12 +83,7 @@ fn publishes_to_s3_and_independent_clients_read_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", data.to_str().unwrap()], 0);
-    let text = std::fs::read_to_string(repo().join("pipelines/nightly.toml"))
-        .unwrap()
-        .replace("\"../sql\"", &format!("{:?}", repo().join("sql")))
-        .replace("../data/demo", &data.display().to_string())
-        .replace("../var", &dir.path().join("var").display().to_string());
-    std::fs::write(dir.path().join("nightly.toml"), text).unwrap();
+    write_nightly(dir.path(), |t| t);
     let run = ["run", "--pipeline", "nightly.toml", "--as-of", "2024-12-31", "--publish", "s3://exhibits/nightly"];
 
     let output = server.exhibits(dir.path(), &run);

@@ -71,6 +71,18 @@ pub fn write_pipeline(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Writes `dir/nightly.toml`: the repository's nightly pipeline, reading the repository's `sql/`
+/// and a drop generated into `dir/data`, with its lake and publish folder under `dir/var`;
+/// `edit` changes the text further.
+pub fn write_nightly(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("pipelines/nightly.toml"))
+        .unwrap()
+        .replace("\"../sql\"", &format!("{:?}", repo().join("sql")))
+        .replace("../data/demo", &dir.join("data").display().to_string())
+        .replace("../var", &dir.join("var").display().to_string());
+    write_pipeline(dir, "nightly.toml", &edit(text))
+}
+
 /// Reads one published dataset partition into one batch.
 pub fn read_dataset(publish: &Path, dataset: &str, as_of: &str) -> RecordBatch {
     let file = publish.join(dataset).join(format!("as_of={as_of}")).join("part-00000.parquet");
