@@ -58,8 +58,9 @@ impl S3Server {
         self.python(&["-c", &code]);
     }
 
-    /// Runs `exhibits args…` with the server's endpoint and credentials in the environment.
-    fn exhibits(&self, cwd: &Path, args: &[&str]) -> String {
+    /// Runs `exhibits args…` with the server's endpoint and credentials (and `env`) in the
+    /// environment; returns the exit code and everything it printed.
+    fn exhibits_with(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_exhibits"))
             .args(args)
             .current_dir(cwd)
@@ -68,11 +69,32 @@ impl S3Server {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT", &self.endpoint)
             .env("AWS_ALLOW_HTTP", "true")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "exhibits {args:?} failed:\n{all}");
+        assert!(!all.contains("test-secret-never-printed"), "credentials must never be printed:\n{all}");
+        (out.status.code().unwrap_or(-1), all)
+    }
+
+    /// Runs `exhibits args…` and asserts it succeeds.
+    fn exhibits(&self, cwd: &Path, args: &[&str]) -> String {
+        let (code, all) = self.exhibits_with(cwd, args, &[]);
+        assert_eq!(code, 0, "exhibits {args:?} failed:\n{all}");
         all
+    }
+
+    /// Pauses (SIGSTOP) or resumes (SIGCONT) the server: unreachable, but its state is kept.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// What independent clients read back (tests/readers/s3_check.py).
+    fn check(&self, prefix: &str, as_of: &str) -> serde_json::Value {
+        let script = repo().join("tests/readers/s3_check.py");
+        serde_json::from_str(&self.python(&[script.to_str().unwrap(), &self.endpoint, "exhibits", prefix, as_of]))
+            .unwrap()
     }
 }
 
@@ -107,7 +129,7 @@ fn publishes_to_s3_and_independent_clients_read_it_back() {
     // Publishing the same as-of date again writes the same bytes, and no extra objects
     // (latest.json is replaced by a conditional update of the version just read).
     server.exhibits(dir.path(), &run);
-    let second = check(&server);
+    let second = server.check("nightly", "2024-12-31");
     assert_eq!(first["sha256"], second["sha256"]);
     assert_eq!(first["keys"], second["keys"]);
 
@@ -115,7 +137,34 @@ fn publishes_to_s3_and_independent_clients_read_it_back() {
     let backfill = ["run", "--pipeline", "nightly.toml", "--as-of", "2024-12-30", "--publish", "s3://exhibits/nightly"];
     let output = server.exhibits(dir.path(), &backfill);
     assert!(output.contains("\"latest_advanced\":false"), "{output}");
-    let third = check(&server);
+    let third = server.check("nightly", "2024-12-31");
     assert_eq!(third["latest"]["as_of"], "2024-12-31");
     assert!(third["keys"].as_array().unwrap().iter().any(|k| k == "nightly/manifests/as_of=2024-12-30.json"));
+}
+
+#[test]
+fn an_unreachable_store_is_retried_then_exits_3_and_latest_is_untouched() {
+    let server = S3Server::start();
+    server.create_bucket("exhibits");
+    let dir = tempfile::tempdir().unwrap();
+    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", dir.path().join("data").to_str().unwrap()], 0);
+    write_nightly(dir.path(), |t| t);
+    let run =
+        |as_of: &'static str| ["run", "--pipeline", "nightly.toml", "--as-of", as_of, "--publish", "s3://exhibits/n"];
+    server.exhibits(dir.path(), &run("2024-12-30"));
+
+    // The server stops answering in the middle of the job: requests time out, are retried with
+    // backoff, and the run ends with exit 3 (worth retrying).
+    server.signal("-STOP");
+    let short =
+        [("EXHIBITS_STORE_TIMEOUT_SECS", "1"), ("EXHIBITS_STORE_RETRY_SECS", "3"), ("EXHIBITS_STORE_MAX_RETRIES", "2")];
+    let (code, output) = server.exhibits_with(dir.path(), &run("2024-12-31"), &short);
+    server.signal("-CONT");
+    assert_eq!(code, 3, "{output}");
+    assert!(output.contains("\"status\":\"transient_error\"") && output.contains("retries"), "{output}");
+
+    // Readers following latest.json still see the previous complete run; a re-run completes.
+    assert_eq!(server.check("n", "2024-12-30")["latest"]["as_of"], "2024-12-30");
+    server.exhibits(dir.path(), &run("2024-12-31"));
+    assert_eq!(server.check("n", "2024-12-31")["latest"]["as_of"], "2024-12-31");
 }

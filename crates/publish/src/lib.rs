@@ -32,7 +32,9 @@ use chrono::NaiveDate;
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{
+    ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -148,23 +150,30 @@ impl Publisher {
             return Self::open_local(url, url);
         };
         let prefix = rest.split_once('/').map(|(_, p)| p.trim_matches('/').to_string()).unwrap_or_default();
+        let (retry, timeout) = retry_from_env().map_err(target)?;
         let store: Arc<dyn ObjectStore> = match scheme {
             "file" => return Self::open_local(url, rest),
             "s3" | "s3a" => Arc::new(
                 object_store::aws::AmazonS3Builder::from_env()
                     .with_url(url)
+                    .with_retry(retry)
+                    .with_config(object_store::aws::AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), timeout)
                     .build()
                     .map_err(|e| target(e.to_string()))?,
             ),
             "az" | "azure" | "abfs" | "abfss" => Arc::new(
                 object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_url(url)
+                    .with_retry(retry)
+                    .with_config(object_store::azure::AzureConfigKey::Client(ClientConfigKey::Timeout), timeout)
                     .build()
                     .map_err(|e| target(e.to_string()))?,
             ),
             "gs" => Arc::new(
                 object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_url(url)
+                    .with_retry(retry)
+                    .with_config(object_store::gcp::GoogleConfigKey::Client(ClientConfigKey::Timeout), timeout)
                     .build()
                     .map_err(|e| target(e.to_string()))?,
             ),
@@ -348,6 +357,25 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// Retries and request timeout for object stores: `EXHIBITS_STORE_MAX_RETRIES` (default 10),
+/// `EXHIBITS_STORE_RETRY_SECS` (total time spent retrying, default 180) and
+/// `EXHIBITS_STORE_TIMEOUT_SECS` (per request, default 30). Retries back off exponentially;
+/// when they are exhausted the run fails with exit code 3 and `latest.json` is untouched.
+fn retry_from_env() -> Result<(RetryConfig, String), String> {
+    let var = |name: &str, default: u64| -> Result<u64, String> {
+        match std::env::var(name) {
+            Ok(v) => v.parse().map_err(|_| format!("{name}={v:?} is not a whole number")),
+            Err(_) => Ok(default),
+        }
+    };
+    let retry = RetryConfig {
+        max_retries: var("EXHIBITS_STORE_MAX_RETRIES", 10)? as usize,
+        retry_timeout: std::time::Duration::from_secs(var("EXHIBITS_STORE_RETRY_SECS", 180)?),
+        ..RetryConfig::default()
+    };
+    Ok((retry, format!("{}s", var("EXHIBITS_STORE_TIMEOUT_SECS", 30)?)))
 }
 
 fn hex(bytes: &[u8]) -> String {
