@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::{
-    Outcome, Rows, copy_dir, dataset_metadata, date, exhibits, exhibits_ok, read_dataset, repo, write_nightly,
+    Outcome, Rows, copy_dir, dataset_metadata, date, exhibits, exhibits_env, exhibits_ok, partition_file, read_dataset,
+    repo, write_nightly,
 };
 
 /// A scratch project: a generated drop, and the repository's nightly pipeline re-pointed at it.
@@ -123,7 +124,7 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
 fn rerunning_an_as_of_date_writes_identical_bytes() {
     let demo = Demo::new();
     assert_exit(&demo.run("2024-12-31"), 0, "success", &[]);
-    let file = demo.publish().join("largest_daily_moves/as_of=2024-12-31/part-00000.parquet");
+    let file = partition_file(&demo.publish(), "largest_daily_moves", "2024-12-31");
     let first = std::fs::read(&file).unwrap();
     assert_exit(&demo.run("2024-12-31"), 0, "success", &[]);
     assert!(first == std::fs::read(&file).unwrap(), "a re-run must publish the same bytes");
@@ -149,7 +150,7 @@ fn backfill_runs_every_trading_day_of_the_range() {
         o.summary["runs"].as_array().unwrap().iter().map(|r| r["as_of"].as_str().unwrap()).collect();
     assert_eq!(as_ofs, ["2024-12-27", "2024-12-30", "2024-12-31"]);
     for d in as_ofs {
-        assert!(demo.publish().join(format!("daily_returns/as_of={d}/part-00000.parquet")).exists());
+        partition_file(&demo.publish(), "daily_returns", d);
     }
 }
 
@@ -346,4 +347,82 @@ fn latest_only_moves_forward_and_retention_keeps_the_newest_dates() {
     assert_eq!(o.summary["latest_advanced"], false);
     assert_eq!(o.summary["removed_as_of"], serde_json::json!(["2024-12-27"]));
     assert_eq!(latest()["as_of"], "2024-12-31");
+}
+
+/// What a reader that follows latest.json sees: dataset → sha256, after checking that every file
+/// the manifest lists exists with that content.
+fn reader_view(publish: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(publish.join("latest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(publish.join(latest["manifest"].as_str().unwrap())).unwrap()).unwrap();
+    let mut view = std::collections::BTreeMap::new();
+    for ds in manifest["datasets"].as_array().unwrap() {
+        let file = publish.join(ds["files"][0].as_str().unwrap());
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("latest lists {} but: {e}", file.display()));
+        let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(ds["sha256"].as_str().unwrap(), sha, "{} is not the file the manifest lists", file.display());
+        view.insert(format!("{}@{}", ds["name"].as_str().unwrap(), latest["as_of"].as_str().unwrap()), sha);
+    }
+    view
+}
+
+/// SIGKILL at every store write of a publish (EXHIBITS_FAILPOINT): a reader that follows
+/// latest.json sees the previous complete run or the new one, never a mix; the next run
+/// completes. The publish restates an already published date (so new files sit beside the ones
+/// the old manifest lists) with retention, so that it has more than 20 writes.
+#[test]
+fn a_publisher_killed_at_any_write_leaves_readers_a_complete_run() {
+    let demo = Demo::new();
+    demo.pipeline_with(|t| t.replace("[publish]\n", "[publish]\nkeep_last = 2\n"));
+    assert_exit(&demo.run("2024-12-30"), 0, "success", &[]);
+    assert_exit(&demo.run("2024-12-31"), 0, "success", &[]);
+    let before = reader_view(&demo.publish());
+    let saved = demo.path().join("published-before");
+    copy_dir(&demo.publish(), &saved);
+
+    // A corrected vendor file for 2024-12-31, published with keep_last = 1.
+    let levels = demo.path().join("data/index_levels.csv");
+    let text = std::fs::read_to_string(&levels).unwrap();
+    let restated: String = text
+        .lines()
+        .map(|l| if l.starts_with("2024-12-31,R2000,") { "2024-12-31,R2000,1500.0,1500.0" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    assert_ne!(restated, text);
+    std::fs::write(&levels, restated).unwrap();
+    demo.pipeline_with(|t| t.replace("[publish]\n", "[publish]\nkeep_last = 1\n"));
+    let restore = || {
+        std::fs::remove_dir_all(demo.publish()).unwrap();
+        copy_dir(&saved, &demo.publish());
+    };
+    let o = demo.run("2024-12-31");
+    assert_exit(&o, 0, "success", &[]);
+    let after = reader_view(&demo.publish());
+    assert_ne!(before, after, "the restatement changes what readers see");
+
+    let mut kills = 0;
+    for k in 1.. {
+        restore();
+        let n = k.to_string();
+        let o = exhibits_env(
+            demo.path(),
+            &["run", "--pipeline", "nightly.toml", "--as-of", "2024-12-31"],
+            &[("EXHIBITS_FAILPOINT", &n)],
+        );
+        if o.code == 0 {
+            break; // k is past the last write
+        }
+        assert_eq!(o.code, -1, "killed by a signal at write {k}: {}", o.stderr);
+        kills += 1;
+        let seen = reader_view(&demo.publish());
+        assert!(seen == before || seen == after, "killed at write {k}, a reader saw a mix: {seen:?}");
+        let o = demo.run("2024-12-31");
+        assert_exit(&o, 0, "success", &[]);
+        assert_eq!(reader_view(&demo.publish()), after, "the run after the kill at write {k} completes");
+    }
+    eprintln!("{kills} kill points, each followed by a reader check and a completing run");
+    assert!(kills >= 20, "only {kills} kill points");
 }

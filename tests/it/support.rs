@@ -41,9 +41,15 @@ impl Outcome {
 
 /// Runs `exhibits args…` in `cwd`.
 pub fn exhibits(cwd: &Path, args: &[&str]) -> Outcome {
+    exhibits_env(cwd, args, &[])
+}
+
+/// Runs `exhibits args…` in `cwd` with extra environment variables.
+pub fn exhibits_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_exhibits"))
         .args(args)
         .current_dir(cwd)
+        .envs(env.iter().copied())
         .env("EXHIBITS_LOG", "info")
         .env_remove("EXHIBITS_AS_OF")
         .env_remove("EXHIBITS_PIPELINE")
@@ -71,6 +77,18 @@ pub fn write_pipeline(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The one Parquet file of a published dataset partition (named by its content).
+pub fn partition_file(publish: &Path, dataset: &str, as_of: &str) -> PathBuf {
+    let dir = publish.join(dataset).join(format!("as_of={as_of}"));
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    assert_eq!(files.len(), 1, "one file in {}: {files:?}", dir.display());
+    files.into_iter().next().unwrap()
+}
+
 /// Writes `dir/nightly.toml`: the repository's nightly pipeline, reading the repository's `sql/`
 /// and a drop generated into `dir/data`, with its lake and publish folder under `dir/var`;
 /// `edit` changes the text further.
@@ -85,7 +103,7 @@ pub fn write_nightly(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
 
 /// Reads one published dataset partition into one batch.
 pub fn read_dataset(publish: &Path, dataset: &str, as_of: &str) -> RecordBatch {
-    let file = publish.join(dataset).join(format!("as_of={as_of}")).join("part-00000.parquet");
+    let file = partition_file(publish, dataset, as_of);
     let reader = ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
     )
@@ -98,7 +116,7 @@ pub fn read_dataset(publish: &Path, dataset: &str, as_of: &str) -> RecordBatch {
 
 /// The `exhibits` metadata (JSON) of one published dataset partition.
 pub fn dataset_metadata(publish: &Path, dataset: &str, as_of: &str) -> serde_json::Value {
-    let file = publish.join(dataset).join(format!("as_of={as_of}")).join("part-00000.parquet");
+    let file = partition_file(publish, dataset, as_of);
     let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap();
     serde_json::from_str(&builder.schema().metadata()["exhibits"]).unwrap()
 }

@@ -161,7 +161,7 @@ fn dry_run(pipeline: &Pipeline, selectors: &[String], as_of: NaiveDate) -> Resul
     let outputs: Vec<_> = selection
         .publish
         .iter()
-        .map(|d| json!({ "dataset": d, "path": format!("{}/{d}/as_of=YYYY-MM-DD/part-00000.parquet", pipeline.publish.url) }))
+        .map(|d| json!({ "dataset": d, "path": format!("{}/{d}/as_of=YYYY-MM-DD/part-<sha256>.parquet", pipeline.publish.url) }))
         .collect();
     Ok(
         json!({ "pipeline": pipeline.name, "dry_run": true, "inputs": inputs, "models": models, "data_tests": tests, "outputs": outputs }),

@@ -3,14 +3,19 @@
 //! Layout under the publish root (SPEC §7):
 //!
 //! ```text
-//! <dataset>/as_of=YYYY-MM-DD/part-00000.parquet   the data; `as_of` is also a column in the file
-//! manifests/as_of=YYYY-MM-DD.json                 datasets, files, rows, sha256, schemas, inputs
-//! latest.json                                     {"as_of": …, "manifest": …}, written last
+//! <dataset>/as_of=YYYY-MM-DD/part-<sha256:16>.parquet   the data; `as_of` is also a column
+//! manifests/as_of=YYYY-MM-DD.json                       datasets, files, rows, sha256, schemas, inputs
+//! latest.json                                           {"as_of": …, "manifest": …}
 //! ```
 //!
-//! Order of writes: every data file, then the manifest, then `latest.json`. Each put is atomic
-//! (the local store writes a temporary file and renames it), so a reader that follows
-//! `latest.json` only ever finds complete runs.
+//! Order of writes: every data file, then the manifest, then `latest.json`, and only then the
+//! files a re-publish of the same date superseded. Each put is atomic (the local store writes a
+//! temporary file and renames it) and data files are named by their content, so a new file never
+//! replaces one an earlier manifest lists: a reader that follows `latest.json` to a manifest
+//! finds exactly the files it lists, whenever the publisher is killed. (A reader that globs a
+//! partition may briefly see a superseded file beside the new one, until the cleanup.)
+//! `EXHIBITS_FAILPOINT=n` kills the publisher with SIGKILL right before its n-th store write,
+//! for the tests that prove this.
 //!
 //! The Parquet profile is chosen for BI readers (Power BI, Tableau, DuckDB, pandas, Spark):
 //! `Date32` dates, timestamps as microseconds in UTC (never nanoseconds or INT96), the
@@ -137,6 +142,9 @@ pub struct Publisher {
     store: Arc<dyn ObjectStore>,
     /// Key prefix inside the store (the path part of an `s3://bucket/prefix` URL).
     prefix: String,
+    /// Store writes so far, for `EXHIBITS_FAILPOINT`.
+    writes: std::sync::atomic::AtomicUsize,
+    failpoint: Option<usize>,
 }
 
 impl Publisher {
@@ -179,7 +187,35 @@ impl Publisher {
             ),
             other => return Err(target(format!("unknown scheme {other}://; use a folder, s3://, az:// or gs://"))),
         };
-        Ok(Publisher { url: url.to_string(), store, prefix })
+        Ok(Publisher::new(url, store, prefix))
+    }
+
+    fn new(url: &str, store: Arc<dyn ObjectStore>, prefix: String) -> Publisher {
+        let failpoint = std::env::var("EXHIBITS_FAILPOINT").ok().and_then(|v| v.parse().ok());
+        Publisher { url: url.to_string(), store, prefix, writes: Default::default(), failpoint }
+    }
+
+    /// Called before every store write: at the `EXHIBITS_FAILPOINT`-th, the process kills
+    /// itself with SIGKILL (no destructor, no flush), as an operator or the OOM killer would.
+    fn before_write(&self) {
+        let n = self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if self.failpoint == Some(n) {
+            let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
+            std::process::abort();
+        }
+    }
+
+    async fn put(&self, key: &StorePath, payload: PutPayload) -> Result<(), PublishError> {
+        self.before_write();
+        self.store.put(key, payload).await.map(|_| ()).map_err(self.store_err())
+    }
+
+    async fn delete(&self, key: &StorePath) -> Result<(), PublishError> {
+        self.before_write();
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.store_err()(e)),
+        }
     }
 
     fn open_local(url: &str, path: &str) -> Result<Publisher, PublishError> {
@@ -190,7 +226,7 @@ impl Publisher {
         // object store, so that folder-listing readers see no empty partitions.
         let store =
             LocalFileSystem::new_with_prefix(&dir).map_err(|e| target(e.to_string()))?.with_automatic_cleanup(true);
-        Ok(Publisher { url: url.to_string(), store: Arc::new(store), prefix: String::new() })
+        Ok(Publisher::new(url, Arc::new(store), String::new()))
     }
 
     /// The store key of `relative` (a path under the publish root).
@@ -220,14 +256,14 @@ impl Publisher {
                 .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
             let bytes = encode_parquet(&schema, &batches, &ds.metadata.to_string())
                 .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
-            let partition = format!("{}/as_of={as_of}", ds.name);
-            let file = format!("{partition}/part-00000.parquet");
+            let sha256 = hex(&Sha256::digest(&bytes));
+            let file = format!("{}/as_of={as_of}/part-{}.parquet", ds.name, &sha256[..16]);
             let info = DatasetInfo {
                 name: ds.name.to_string(),
                 files: vec![file.clone()],
                 rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
                 bytes: bytes.len() as u64,
-                sha256: hex(&Sha256::digest(&bytes)),
+                sha256,
                 schema: schema
                     .fields()
                     .iter()
@@ -238,8 +274,7 @@ impl Publisher {
                     })
                     .collect(),
             };
-            self.store.put(&self.key(&file), PutPayload::from(bytes)).await.map_err(self.store_err())?;
-            self.remove_stale(&partition, &file).await?;
+            self.put(&self.key(&file), PutPayload::from(bytes)).await?;
             infos.push(info);
         }
         let manifest = Manifest {
@@ -253,11 +288,12 @@ impl Publisher {
         };
         let manifest_path = format!("manifests/as_of={as_of}.json");
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-        self.store
-            .put(&self.key(&manifest_path), PutPayload::from(Bytes::from(json)))
-            .await
-            .map_err(self.store_err())?;
+        self.put(&self.key(&manifest_path), PutPayload::from(Bytes::from(json))).await?;
         let latest_advanced = self.advance_latest(as_of, &manifest_path).await?;
+        // Only now may the files this date's earlier manifest listed go.
+        for ds in &manifest.datasets {
+            self.remove_superseded(&format!("{}/as_of={as_of}", ds.name), &ds.files[0]).await?;
+        }
         let removed_as_of = match run.keep_last {
             Some(keep) => self.apply_retention(keep).await?,
             None => Vec::new(),
@@ -297,6 +333,7 @@ impl Publisher {
             }
             None => PutMode::Create,
         };
+        self.before_write();
         match self.store.put_opts(&key, payload.clone(), PutOptions::from(mode)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotImplemented { .. }) => {
@@ -336,23 +373,24 @@ impl Publisher {
                 let partition = self.key(&format!("{name}/as_of={date}"));
                 let files: Vec<_> = self.store.list(Some(&partition)).try_collect().await.map_err(self.store_err())?;
                 for f in files {
-                    self.store.delete(&f.location).await.map_err(self.store_err())?;
+                    self.delete(&f.location).await?;
                 }
             }
-            self.store.delete(&manifest).await.map_err(self.store_err())?;
+            self.delete(&manifest).await?;
             removed.push(date);
         }
         Ok(removed)
     }
 
-    /// Deletes files in `partition` other than `keep`, left by an earlier run with more files.
-    async fn remove_stale(&self, partition: &str, keep: &str) -> Result<(), PublishError> {
+    /// Deletes the files of `partition` other than `keep`: those of an earlier publish of the
+    /// same date with other content (or left by a publisher killed before this cleanup).
+    async fn remove_superseded(&self, partition: &str, keep: &str) -> Result<(), PublishError> {
         let keep = self.key(keep);
         let listed: Vec<_> =
             self.store.list(Some(&self.key(partition))).try_collect().await.map_err(self.store_err())?;
         for meta in listed {
             if meta.location != keep {
-                self.store.delete(&meta.location).await.map_err(self.store_err())?;
+                self.delete(&meta.location).await?;
             }
         }
         Ok(())
