@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{exhibits_ok, repo, write_nightly};
+use crate::support::{copy_dir, exhibits_ok, repo, write_nightly};
 
 /// A moto server on a free loopback port, stopped when dropped.
 struct S3Server {
@@ -167,4 +167,49 @@ fn an_unreachable_store_is_retried_then_exits_3_and_latest_is_untouched() {
     assert_eq!(server.check("n", "2024-12-30")["latest"]["as_of"], "2024-12-30");
     server.exhibits(dir.path(), &run("2024-12-31"));
     assert_eq!(server.check("n", "2024-12-31")["latest"]["as_of"], "2024-12-31");
+}
+
+/// A data file over 8 MiB is uploaded in parts: S3 marks a multipart object's ETag with `-<parts>`,
+/// and the object's bytes are the ones the manifest lists.
+#[test]
+fn large_data_files_are_uploaded_in_parts() {
+    let server = S3Server::start();
+    server.create_bucket("exhibits");
+    let dir = tempfile::tempdir().unwrap();
+    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", dir.path().join("data").to_str().unwrap()], 0);
+    copy_dir(&repo().join("sql"), &dir.path().join("sql"));
+    // 400,000 rows of hex SHA-256 strings: about 14 MB of Parquet, which zstd cannot shrink much.
+    std::fs::write(
+        dir.path().join("sql/exhibits/big.sql"),
+        "select n, encode(sha256(cast(n as varchar)), 'hex') as h\nfrom (select unnest(range(1, 400001)) as n)\norder by n\n",
+    )
+    .unwrap();
+    write_nightly(dir.path(), |t| {
+        t.replace(&format!("{:?}", repo().join("sql")), &format!("{:?}", dir.path().join("sql")))
+            .replace("\"rolling_extremes\",\n]", "\"rolling_extremes\", \"big\",\n]")
+    });
+    let output = server.exhibits(
+        dir.path(),
+        &["run", "--pipeline", "nightly.toml", "--as-of", "2024-12-31", "--publish", "s3://exhibits/big"],
+    );
+    assert!(output.contains("uploaded in parts"), "{output}");
+
+    let code = format!(
+        "import boto3, hashlib, json\n\
+         s3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n\
+         manifest = json.loads(s3.get_object(Bucket='exhibits', Key='big/manifests/as_of=2024-12-31.json')['Body'].read())\n\
+         big = next(d for d in manifest['datasets'] if d['name'] == 'big')\n\
+         obj = s3.get_object(Bucket='exhibits', Key='big/' + big['files'][0])\n\
+         body = obj['Body'].read()\n\
+         print(json.dumps({{'etag': obj['ETag'], 'bytes': len(body), 'manifest_bytes': big['bytes'], 'rows': big['rows'],\n\
+                           'sha_ok': hashlib.sha256(body).hexdigest() == big['sha256']}}))",
+        server.endpoint
+    );
+    let seen: serde_json::Value = serde_json::from_str(&server.python(&["-c", &code])).unwrap();
+    let bytes = seen["bytes"].as_u64().unwrap();
+    assert!(bytes > 8 * 1024 * 1024, "{seen}");
+    let parts = bytes.div_ceil(8 * 1024 * 1024);
+    assert!(seen["etag"].as_str().unwrap().ends_with(&format!("-{parts}\"")), "a multipart ETag: {seen}");
+    assert_eq!((seen["sha_ok"].as_bool(), seen["rows"].as_u64()), (Some(true), Some(400_000)), "{seen}");
+    assert_eq!(seen["bytes"], seen["manifest_bytes"]);
 }

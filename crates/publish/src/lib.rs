@@ -72,6 +72,9 @@ impl Classify for PublishError {
     }
 }
 
+/// Data files larger than this are uploaded in parts of this size (S3 needs at least 5 MiB).
+pub const MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
+
 /// A column of a published schema, as recorded in the manifest.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnInfo {
@@ -210,6 +213,23 @@ impl Publisher {
         self.store.put(key, payload).await.map(|_| ()).map_err(self.store_err())
     }
 
+    /// Writes a data file: one put up to [`MULTIPART_THRESHOLD`], parts of that size above it
+    /// (each part retried on its own; the object appears only when the upload completes).
+    /// Returns the number of parts (1 for a single put).
+    async fn put_data(&self, key: &StorePath, bytes: Bytes) -> Result<usize, PublishError> {
+        if bytes.len() <= MULTIPART_THRESHOLD {
+            self.put(key, PutPayload::from(bytes)).await?;
+            return Ok(1);
+        }
+        self.before_write();
+        let parts = bytes.len().div_ceil(MULTIPART_THRESHOLD);
+        let upload = self.store.put_multipart(key).await.map_err(self.store_err())?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, MULTIPART_THRESHOLD);
+        writer.put(bytes);
+        writer.finish().await.map_err(self.store_err())?;
+        Ok(parts)
+    }
+
     async fn delete(&self, key: &StorePath) -> Result<(), PublishError> {
         self.before_write();
         match self.store.delete(key).await {
@@ -274,7 +294,10 @@ impl Publisher {
                     })
                     .collect(),
             };
-            self.put(&self.key(&file), PutPayload::from(bytes)).await?;
+            let parts = self.put_data(&self.key(&file), bytes).await?;
+            if parts > 1 {
+                tracing::info!(dataset = ds.name, parts, "uploaded in parts");
+            }
             infos.push(info);
         }
         let manifest = Manifest {
