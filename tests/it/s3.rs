@@ -2,12 +2,10 @@
 //! server mode, installed by `scripts/python-env`) started on 127.0.0.1 by the test itself, and
 //! read back by independent clients (pyarrow, boto3).
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::support::{copy_dir, exhibits_ok, repo, write_nightly};
+use crate::support::{copy_dir, exhibits_ok, free_port, python_env, repo, run_python, wait_for_port, write_nightly};
 
 /// A moto server on a free loopback port, stopped when dropped.
 struct S3Server {
@@ -25,28 +23,20 @@ impl Drop for S3Server {
 
 impl S3Server {
     fn start() -> S3Server {
-        let env = Command::new(repo().join("scripts/python-env")).output().expect("scripts/python-env runs");
-        assert!(env.status.success(), "{}", String::from_utf8_lossy(&env.stderr));
-        let python = PathBuf::from(String::from_utf8(env.stdout).unwrap().trim());
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let python = python_env();
+        let port = free_port();
         let child = Command::new(python.with_file_name("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server starts");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "moto_server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_port(port, "moto_server");
         S3Server { child, endpoint: format!("http://127.0.0.1:{port}"), python }
     }
 
     fn python(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.python).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+        run_python(&self.python, args)
     }
 
     fn create_bucket(&self, bucket: &str) {

@@ -180,3 +180,31 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The Python of `scripts/python-env` (created on first use): DuckDB, pyarrow, boto3, Azure SDK.
+pub fn python_env() -> PathBuf {
+    let out = Command::new(repo().join("scripts/python-env")).output().expect("scripts/python-env runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something listens on 127.0.0.1:`port`.
+pub fn wait_for_port(port: u16, what: &str) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{what} did not listen on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Runs `python args…` and returns its stdout, failing the test on error.
+pub fn run_python(python: &Path, args: &[&str]) -> String {
+    let out = Command::new(python).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
