@@ -3,26 +3,19 @@
 //! read back with the Azure SDK for Python.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::support::{
-    exhibits_env, exhibits_ok, free_port, python_env, repo, run_python, wait_for_port, write_nightly,
+    KillOnDrop, exhibits_env, exhibits_ok, free_port, python_env, repo, run_python, wait_for_port, write_nightly,
 };
 
 /// Azurite's public development account key (documented by Microsoft; not a secret).
 const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 struct Azurite {
-    child: Child,
+    _child: KillOnDrop,
     endpoint: String,
     python: PathBuf,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Azurite {
@@ -40,7 +33,7 @@ impl Azurite {
             .spawn()
             .expect("azurite-blob starts");
         wait_for_port(port, "azurite-blob");
-        Azurite { child, endpoint: format!("http://127.0.0.1:{port}"), python }
+        Azurite { _child: KillOnDrop(child), endpoint: format!("http://127.0.0.1:{port}"), python }
     }
 
     /// Python code with `svc`, a BlobServiceClient of the emulator, defined first.

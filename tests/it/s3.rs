@@ -3,22 +3,17 @@
 //! read back by independent clients (pyarrow, boto3).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use crate::support::{copy_dir, exhibits_ok, free_port, python_env, repo, run_python, wait_for_port, write_nightly};
+use crate::support::{
+    KillOnDrop, copy_dir, exhibits_ok, free_port, python_env, repo, run_python, wait_for_port, write_nightly,
+};
 
 /// A moto server on a free loopback port, stopped when dropped.
 struct S3Server {
-    child: Child,
+    child: KillOnDrop,
     endpoint: String,
     python: PathBuf,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl S3Server {
@@ -32,7 +27,7 @@ impl S3Server {
             .spawn()
             .expect("moto_server starts");
         wait_for_port(port, "moto_server");
-        S3Server { child, endpoint: format!("http://127.0.0.1:{port}"), python }
+        S3Server { child: KillOnDrop(child), endpoint: format!("http://127.0.0.1:{port}"), python }
     }
 
     fn python(&self, args: &[&str]) -> String {
@@ -76,7 +71,7 @@ impl S3Server {
 
     /// Pauses (SIGSTOP) or resumes (SIGCONT) the server: unreachable, but its state is kept.
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill").args([signal, &self.child.0.id().to_string()]).status().unwrap();
         assert!(status.success());
     }
 
