@@ -29,6 +29,11 @@ fn last_weekday(year: i32, month: u32, weekday: Weekday) -> NaiveDate {
     d
 }
 
+/// Days since 1970-01-01: Arrow's `Date32` value of `d`.
+pub fn epoch_days(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
 /// Easter Sunday (Gregorian, anonymous algorithm).
 pub fn easter(year: i32) -> NaiveDate {
     let a = year % 19;

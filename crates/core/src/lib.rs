@@ -15,3 +15,10 @@ pub mod exit;
 pub mod pipeline;
 
 pub use exit::{Classify, ExitStatus};
+
+/// The sha256 of `bytes` in lowercase hex: how raw files, published files and manifests are
+/// fingerprinted.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

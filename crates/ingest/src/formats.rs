@@ -10,6 +10,7 @@ use std::sync::{Arc, LazyLock};
 use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
+use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::{ReturnBasis, Source, SourceFormat};
 
 use crate::{IngestError, Rejected};
@@ -209,10 +210,6 @@ fn raw_text(rec: &csv::StringRecord) -> String {
     rec.iter().collect::<Vec<_>>().join(",")
 }
 
-fn date32(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
-}
-
 /// Parses a whole file of `source`'s format.
 pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError> {
     let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
@@ -279,7 +276,7 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
         return Err(bad(format!("the file has a header ({}) but no rows", names.join(","))));
     }
     let max_date = rows.iter().map(|r| r.date).max();
-    let dates = Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| date32(r.date))));
+    let dates = Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| epoch_days(r.date))));
     let ids = Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.id.as_str())));
     let source_col = Arc::new(StringArray::from(vec![source.name.as_str(); rows.len()]));
     let batch = match source.format.table() {

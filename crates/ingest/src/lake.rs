@@ -11,7 +11,6 @@ use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use sha2::{Digest, Sha256};
 
 use crate::{IngestError, Rejected, SourceReport, formats::quarantine_schema};
 
@@ -20,11 +19,6 @@ use crate::{IngestError, Rejected, SourceReport, formats::quarantine_schema};
 pub struct Lake {
     root: PathBuf,
     store: Arc<LocalFileSystem>,
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The lake's lock file: one run at a time writes a lake (and publishes from it).

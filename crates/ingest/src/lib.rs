@@ -113,7 +113,7 @@ pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
         source: source.name.clone(),
         file: source.path.clone(),
         table: source.format.table(),
-        sha256: lake::sha256_hex(&raw),
+        sha256: exhibits_core::sha256_hex(&raw),
         rows_read: parsed.rows_read,
         accepted: parsed.batch.num_rows() as u64,
         rejected: parsed.rejected.len() as u64,

@@ -41,7 +41,6 @@ use object_store::{
     ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use exhibits_core::{Classify, ExitStatus};
 
@@ -276,7 +275,7 @@ impl Publisher {
                 .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
             let bytes = encode_parquet(&schema, &batches, &ds.metadata.to_string())
                 .map_err(|e| PublishError::Encode { dataset: ds.name.to_string(), message: e.to_string() })?;
-            let sha256 = hex(&Sha256::digest(&bytes));
+            let sha256 = exhibits_core::sha256_hex(&bytes);
             let file = format!("{}/as_of={as_of}/part-{}.parquet", ds.name, &sha256[..16]);
             let info = DatasetInfo {
                 name: ds.name.to_string(),
@@ -437,8 +436,4 @@ fn retry_from_env() -> Result<(RetryConfig, String), String> {
         ..RetryConfig::default()
     };
     Ok((retry, format!("{}s", var("EXHIBITS_STORE_TIMEOUT_SECS", 30)?)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -33,7 +33,7 @@ pub fn with_as_of(
     batches: &[RecordBatch],
     as_of: NaiveDate,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
-    let days = (as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32;
+    let days = exhibits_core::calendar::epoch_days(as_of);
     let mut fields = vec![Arc::new(Field::new("as_of", DataType::Date32, false))];
     fields.extend(
         schema

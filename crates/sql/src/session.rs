@@ -18,6 +18,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::{ParamValue, Period};
 
 use crate::model::line_of;
@@ -92,10 +93,6 @@ impl Default for ModelSession {
 
 fn session_err(e: datafusion::error::DataFusionError) -> SqlError {
     SqlError::Session(e.strip_backtrace())
-}
-
-fn epoch_days(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
 impl ModelSession {
