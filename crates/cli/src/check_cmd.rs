@@ -12,7 +12,7 @@ use exhibits_sql::{CONTRACT_FILE, slt_dir};
 use serde_json::json;
 
 use crate::failure::Failure;
-use crate::models::{self, LakeTables};
+use crate::models;
 
 #[derive(Args)]
 pub(crate) struct CheckArgs {
@@ -87,7 +87,7 @@ pub(crate) async fn run(args: CheckArgs) -> Result<serde_json::Value, Failure> {
 
 async fn check_pipeline(pipeline: &Pipeline, problems: &mut Problems, models_checked: &mut HashSet<String>) {
     let as_of = chrono::Local::now().date_naive();
-    let (session, project, contracts) = match models::open(pipeline, as_of, LakeTables::SchemasOnly) {
+    let (session, project, contracts) = match models::open(pipeline, as_of) {
         Ok(opened) => opened,
         Err(e) => {
             // The error names the model or contract file (and line) itself.

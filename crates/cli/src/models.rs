@@ -5,15 +5,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use exhibits_core::pipeline::Pipeline;
+use exhibits_ingest::Lake;
 use exhibits_sql::{Contracts, ModelSession, Project, SqlError};
-
-/// Where the lake tables come from.
-pub(crate) enum LakeTables<'a> {
-    /// The ingested Parquet under a lake folder.
-    Data(&'a Path),
-    /// Empty tables with the canonical schemas: planning without data.
-    SchemasOnly,
-}
 
 /// The lake tables every model may read, with their canonical schemas.
 fn lake_schemas() -> [(&'static str, exhibits_ingest::SchemaRef); 3] {
@@ -25,23 +18,26 @@ fn lake_schemas() -> [(&'static str, exhibits_ingest::SchemaRef); 3] {
 }
 
 /// A session for `pipeline` at `as_of`, with the project and contracts of its models folder.
-pub(crate) fn open(
-    pipeline: &Pipeline,
-    as_of: NaiveDate,
-    lake: LakeTables,
-) -> Result<(ModelSession, Project, Contracts), SqlError> {
+/// The `lake.*` tables are empty tables with the canonical schemas, enough to plan every model
+/// without touching any storage; [`attach_lake`] points them at the data.
+pub(crate) fn open(pipeline: &Pipeline, as_of: NaiveDate) -> Result<(ModelSession, Project, Contracts), SqlError> {
     let session = ModelSession::new();
     for (table, schema) in lake_schemas() {
-        match lake {
-            LakeTables::Data(root) => session.register_lake_table(table, &root.join(table), schema)?,
-            LakeTables::SchemasOnly => session.register_lake_schema(table, schema)?,
-        }
+        session.register_lake_schema(table, schema)?;
     }
     session.register_params(as_of, &pipeline.params)?;
     session.register_periods(&pipeline.periods)?;
     let project = Project::discover(&pipeline.models_dir, &session.state())?;
     let contracts = Contracts::load(&pipeline.models_dir)?;
     Ok((session, project, contracts))
+}
+
+/// Points the session's `lake.*` tables at the ingested Parquet of `lake`.
+pub(crate) fn attach_lake(session: &ModelSession, lake: &Lake) -> Result<(), SqlError> {
+    for (table, schema) in lake_schemas() {
+        session.register_lake_table(table, &lake.table_dir(table), schema)?;
+    }
+    Ok(())
 }
 
 /// The files of `dir` (not recursive) ending in `.ext`, in name order.

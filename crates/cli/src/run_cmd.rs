@@ -15,7 +15,7 @@ use exhibits_sql::{Contracts, Project};
 use serde_json::json;
 
 use crate::failure::{Failure, with_summary};
-use crate::models::{self, LakeTables};
+use crate::models;
 
 #[derive(Args)]
 pub(crate) struct RunArgs {
@@ -74,9 +74,11 @@ pub(crate) async fn run(args: RunArgs) -> Result<serde_json::Value, Failure> {
     if dates.is_empty() {
         return Err(Failure::new(ExitStatus::Usage, anyhow!("the backfill range holds no trading day")));
     }
+    // Every source is read and validated once, whatever the number of dates.
+    let reads = read_sources(&pipeline).map_err(|f| f.with_summary(json!({ "pipeline": pipeline.name })))?;
     let mut runs = Vec::with_capacity(dates.len());
-    for as_of in &dates {
-        match run_one(&pipeline, *as_of, &args.select).await {
+    for (i, as_of) in dates.iter().enumerate() {
+        match run_one(&pipeline, *as_of, &args.select, &reads, i == 0).await {
             Ok(summary) => runs.push(summary),
             Err(f) if dates.len() == 1 => return Err(f),
             Err(f) => {
@@ -124,7 +126,7 @@ fn select(
 }
 
 fn dry_run(pipeline: &Pipeline, selectors: &[String], as_of: NaiveDate) -> Result<serde_json::Value, Failure> {
-    let (_, project, contracts) = models::open(pipeline, as_of, LakeTables::SchemasOnly)?;
+    let (_, project, contracts) = models::open(pipeline, as_of)?;
     let selection = select(pipeline, &project, &contracts, selectors)?;
     let run_models: Vec<_> = project.models.iter().filter(|m| selection.run.contains(&m.name)).collect();
     let run_tests: Vec<_> =
@@ -172,15 +174,11 @@ fn input_summary(reads: &[ReadSource]) -> serde_json::Value {
     serde_json::to_value(reads.iter().map(|r| &r.report).collect::<Vec<_>>()).expect("reports serialise")
 }
 
-async fn run_one(pipeline: &Pipeline, as_of: NaiveDate, selectors: &[String]) -> Result<serde_json::Value, Failure> {
-    let mut summary = json!({ "pipeline": pipeline.name, "as_of": as_of.to_string() });
-    tracing::info!(pipeline = %pipeline.file.display(), %as_of, "run");
-
-    // Read and validate every source before writing anything, so that a run that is too early
-    // (exit 99) leaves the lake as it was.
+/// Reads and validates every source of `pipeline`; nothing is written.
+fn read_sources(pipeline: &Pipeline) -> Result<Vec<ReadSource>, Failure> {
     let mut reads = Vec::with_capacity(pipeline.sources.len());
     for source in &pipeline.sources {
-        let read = exhibits_ingest::read_source(source).map_err(with_summary(&summary))?;
+        let read = exhibits_ingest::read_source(source)?;
         let r = &read.report;
         tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, "read {}", r.file.display());
         if let Some(first) = read.rejected().first() {
@@ -193,37 +191,59 @@ async fn run_one(pipeline: &Pipeline, as_of: NaiveDate, selectors: &[String]) ->
                 first.reason
             );
         }
-        let expected = calendar::last_trading_day_on_or_before(as_of);
-        if source.requires_as_of() && r.max_date.is_none_or(|d| d < expected) {
-            let latest = r.max_date.map_or("no rows".to_string(), |d| d.to_string());
-            summary["inputs"] = input_summary(&reads);
-            return Err(Failure::new(
-                ExitStatus::NotReady,
-                anyhow!(
-                    "source {} ({}) reaches {latest}, not yet the as-of trading day {expected}; nothing was done",
-                    r.source,
-                    r.file.display()
-                ),
-            )
-            .with_summary(summary));
-        }
         reads.push(read);
     }
-    summary["inputs"] = input_summary(&reads);
+    Ok(reads)
+}
+
+/// One as-of date: check the sources reach it, store them in the lake (`store`: the first date
+/// of the invocation), build the models, publish.
+async fn run_one(
+    pipeline: &Pipeline,
+    as_of: NaiveDate,
+    selectors: &[String],
+    reads: &[ReadSource],
+    store: bool,
+) -> Result<serde_json::Value, Failure> {
+    let mut summary = json!({ "pipeline": pipeline.name, "as_of": as_of.to_string(), "inputs": input_summary(reads) });
+    tracing::info!(pipeline = %pipeline.file.display(), %as_of, "run");
+
+    // Checked before anything is written, so that a run that is too early (exit 99) leaves the
+    // lake as it was.
+    let expected = calendar::last_trading_day_on_or_before(as_of);
+    let late = pipeline
+        .sources
+        .iter()
+        .zip(reads)
+        .find(|(source, read)| source.requires_as_of() && read.report.max_date.is_none_or(|d| d < expected));
+    if let Some((_, read)) = late {
+        let r = &read.report;
+        let latest = r.max_date.map_or("no rows".to_string(), |d| d.to_string());
+        return Err(Failure::new(
+            ExitStatus::NotReady,
+            anyhow!(
+                "source {} ({}) reaches {latest}, not yet the as-of trading day {expected}; nothing was done",
+                r.source,
+                r.file.display()
+            ),
+        )
+        .with_summary(summary));
+    }
 
     // Models are found and selected before the lake is touched: a broken model folder or a
     // wrong --select changes nothing.
-    let lake_dir = exhibits_core::pipeline::normalize(&pipeline.lake_dir);
-    let (session, project, contracts) =
-        models::open(pipeline, as_of, LakeTables::Data(&lake_dir)).map_err(with_summary(&summary))?;
+    let (session, project, contracts) = models::open(pipeline, as_of).map_err(with_summary(&summary))?;
     let selection = select(pipeline, &project, &contracts, selectors).map_err(with_summary(&summary))?;
 
-    let lake = Lake::open(&lake_dir).map_err(with_summary(&summary))?;
+    let lake = Lake::open(&exhibits_core::pipeline::normalize(&pipeline.lake_dir)).map_err(with_summary(&summary))?;
     // One run at a time per lake: held until this run has published (dropped on return).
     let _lock = lake.lock(&format!("pipeline {}, as-of {as_of}", pipeline.name)).map_err(with_summary(&summary))?;
-    for read in &reads {
-        lake.store(read).await.map_err(with_summary(&summary))?;
+    if store {
+        for read in reads {
+            lake.store(read).await.map_err(with_summary(&summary))?;
+        }
     }
+    models::attach_lake(&session, &lake).map_err(with_summary(&summary))?;
     let build = session.build(&project, Some(&selection.run)).await.map_err(with_summary(&summary))?;
     tracing::info!(models = build.tables.len(), "built");
 

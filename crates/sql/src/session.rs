@@ -116,13 +116,15 @@ impl ModelSession {
         &self.ctx
     }
 
-    /// Registers `lake.<name>`: every Parquet file under `dir`, with `schema`.
+    /// Registers (or replaces) `lake.<name>`: every Parquet file under `dir`, with `schema`.
     pub fn register_lake_table(&self, name: &str, dir: &Path, schema: SchemaRef) -> Result<(), SqlError> {
         std::fs::create_dir_all(dir).map_err(|source| SqlError::Read { path: dir.to_owned(), source })?;
         let url = ListingTableUrl::parse(format!("{}/", dir.display())).map_err(session_err)?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
         let table = ListingTable::try_new(config).map_err(session_err)?;
+        // Replaces the schema-only table registered for planning, if any.
+        self.ctx.deregister_table(TableReference::partial("lake", name)).map_err(session_err)?;
         self.ctx.register_table(TableReference::partial("lake", name), Arc::new(table)).map_err(session_err)?;
         Ok(())
     }
