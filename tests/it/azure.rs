@@ -5,9 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::support::{
-    KillOnDrop, exhibits_env, exhibits_ok, free_port, python_env, repo, run_python, wait_for_port, write_nightly,
-};
+use crate::support::{KillOnDrop, demo_project, exhibits_env, free_port, python_env, repo, run_python, wait_for_port};
 
 /// Azurite's public development account key (documented by Microsoft; not a secret).
 const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
@@ -53,8 +51,7 @@ fn publishes_to_azure_blob_storage_and_the_sdk_reads_it_back() {
     let server = Azurite::start();
     server.python("svc.create_container('exhibits')");
     let dir = tempfile::tempdir().unwrap();
-    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", dir.path().join("data").to_str().unwrap()], 0);
-    write_nightly(dir.path(), |t| t);
+    demo_project(dir.path());
     let env = [
         ("AZURE_STORAGE_USE_EMULATOR", "true"),
         ("AZURITE_BLOB_STORAGE_URL", server.endpoint.as_str()),

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::{
-    Outcome, Rows, copy_dir, dataset_metadata, date, exhibits, exhibits_env, exhibits_ok, partition_file, read_dataset,
-    repo, write_nightly,
+    Outcome, Rows, copy_dir, dataset_metadata, date, demo_project, exhibits, exhibits_env, partition_file,
+    read_dataset, repo, write_nightly,
 };
 
 /// A scratch project: a generated drop, and the repository's nightly pipeline re-pointed at it.
@@ -16,11 +16,8 @@ struct Demo {
 impl Demo {
     fn new() -> Demo {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", data.to_str().unwrap()], 0);
-        let demo = Demo { dir };
-        demo.pipeline_with(|t| t);
-        demo
+        demo_project(dir.path());
+        Demo { dir }
     }
 
     fn path(&self) -> &Path {

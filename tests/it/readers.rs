@@ -3,14 +3,12 @@
 
 use std::process::Command;
 
-use crate::support::{exhibits_ok, repo, write_nightly};
+use crate::support::{demo_project, exhibits_ok, repo};
 
 #[test]
 fn readme_reader_snippets_open_a_published_run() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", data.to_str().unwrap()], 0);
-    write_nightly(dir.path(), |t| t);
+    demo_project(dir.path());
     for as_of in ["2024-12-30", "2024-12-31"] {
         exhibits_ok(dir.path(), &["run", "--pipeline", "nightly.toml", "--as-of", as_of], 0);
     }

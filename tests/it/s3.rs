@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::support::{
-    KillOnDrop, copy_dir, exhibits_ok, free_port, python_env, repo, run_python, wait_for_port, write_nightly,
+    KillOnDrop, copy_dir, demo_project, free_port, gen_demo, python_env, repo, run_python, wait_for_port, write_nightly,
 };
 
 /// A moto server on a free loopback port, stopped when dropped.
@@ -88,9 +88,7 @@ fn publishes_to_s3_and_independent_clients_read_it_back() {
     let server = S3Server::start();
     server.create_bucket("exhibits");
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", data.to_str().unwrap()], 0);
-    write_nightly(dir.path(), |t| t);
+    demo_project(dir.path());
     let run = ["run", "--pipeline", "nightly.toml", "--as-of", "2024-12-31", "--publish", "s3://exhibits/nightly"];
 
     let output = server.exhibits(dir.path(), &run);
@@ -132,8 +130,7 @@ fn an_unreachable_store_is_retried_then_exits_3_and_latest_is_untouched() {
     let server = S3Server::start();
     server.create_bucket("exhibits");
     let dir = tempfile::tempdir().unwrap();
-    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", dir.path().join("data").to_str().unwrap()], 0);
-    write_nightly(dir.path(), |t| t);
+    demo_project(dir.path());
     let run =
         |as_of: &'static str| ["run", "--pipeline", "nightly.toml", "--as-of", as_of, "--publish", "s3://exhibits/n"];
     server.exhibits(dir.path(), &run("2024-12-30"));
@@ -161,7 +158,7 @@ fn large_data_files_are_uploaded_in_parts() {
     let server = S3Server::start();
     server.create_bucket("exhibits");
     let dir = tempfile::tempdir().unwrap();
-    exhibits_ok(dir.path(), &["gen", "--scale", "s", "--out", dir.path().join("data").to_str().unwrap()], 0);
+    gen_demo(dir.path());
     copy_dir(&repo().join("sql"), &dir.path().join("sql"));
     // 400,000 rows of hex SHA-256 strings: about 14 MB of Parquet, which zstd cannot shrink much.
     std::fs::write(

@@ -89,6 +89,17 @@ pub fn partition_file(publish: &Path, dataset: &str, as_of: &str) -> PathBuf {
     files.into_iter().next().unwrap()
 }
 
+/// Generates the demo drop (scale s, seed 42) into `dir/data`.
+pub fn gen_demo(dir: &Path) {
+    exhibits_ok(dir, &["gen", "--scale", "s", "--out", dir.join("data").to_str().unwrap()], 0);
+}
+
+/// A scratch project in `dir`: the demo drop in `dir/data` and `dir/nightly.toml` pointing at it.
+pub fn demo_project(dir: &Path) {
+    gen_demo(dir);
+    write_nightly(dir, |t| t);
+}
+
 /// Writes `dir/nightly.toml`: the repository's nightly pipeline, reading the repository's `sql/`
 /// and a drop generated into `dir/data`, with its lake and publish folder under `dir/var`;
 /// `edit` changes the text further.
