@@ -215,13 +215,30 @@ pub fn wait_for_port(port: u16, what: &str) {
 
 /// Runs `python args…` and returns its stdout, failing the test on error.
 pub fn run_python(python: &Path, args: &[&str]) -> String {
-    let out = Command::new(python).args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python).env("PYTHONFAULTHANDLER", "1").args(args).output().unwrap();
+    assert!(out.status.success(), "python {args:?}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A test's server process, killed (and reaped) when dropped.
+/// A test's child process (a server, a paused run), killed (and reaped) when dropped.
 pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// Waits for the process to exit and collects its piped stdout and stderr.
+    pub fn output(mut self) -> std::process::Output {
+        use std::io::Read;
+        let mut stderr_pipe = self.0.stderr.take();
+        let stderr = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            stderr_pipe.as_mut().map(|p| p.read_to_end(&mut buf));
+            buf
+        });
+        let mut stdout = Vec::new();
+        self.0.stdout.take().map(|mut p| p.read_to_end(&mut stdout));
+        let status = self.0.wait().unwrap();
+        std::process::Output { status, stdout, stderr: stderr.join().unwrap() }
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -15,7 +15,9 @@
 //! finds exactly the files it lists, whenever the publisher is killed. (A reader that globs a
 //! partition may briefly see a superseded file beside the new one, until the cleanup.)
 //! `EXHIBITS_FAILPOINT=n` kills the publisher with SIGKILL right before its n-th store write,
-//! for the tests that prove this.
+//! for the tests that prove this; `EXHIBITS_FAILPOINT=n:stop` stops it there with SIGSTOP
+//! instead, so that a test can change the world (stop the server, publish from elsewhere)
+//! before it continues with SIGCONT.
 //!
 //! The Parquet profile is chosen for BI readers (Power BI, Tableau, DuckDB, pandas, Spark):
 //! `Date32` dates, timestamps as microseconds in UTC (never nanoseconds or INT96), the
@@ -146,7 +148,7 @@ pub struct Publisher {
     prefix: String,
     /// Store writes so far, for `EXHIBITS_FAILPOINT`.
     writes: std::sync::atomic::AtomicUsize,
-    failpoint: Option<usize>,
+    failpoint: Option<(usize, &'static str)>,
 }
 
 impl Publisher {
@@ -193,17 +195,25 @@ impl Publisher {
     }
 
     fn new(url: &str, store: Arc<dyn ObjectStore>, prefix: String) -> Publisher {
-        let failpoint = std::env::var("EXHIBITS_FAILPOINT").ok().and_then(|v| v.parse().ok());
+        let failpoint = std::env::var("EXHIBITS_FAILPOINT").ok().and_then(|v| match v.split_once(':') {
+            Some((n, "stop")) => Some((n.parse().ok()?, "-STOP")),
+            _ => Some((v.parse().ok()?, "-KILL")),
+        });
         Publisher { url: url.to_string(), store, prefix, writes: Default::default(), failpoint }
     }
 
     /// Called before every store write: at the `EXHIBITS_FAILPOINT`-th, the process kills
-    /// itself with SIGKILL (no destructor, no flush), as an operator or the OOM killer would.
+    /// itself with SIGKILL (no destructor, no flush), as an operator or the OOM killer would,
+    /// or stops itself with SIGSTOP until a SIGCONT.
     fn before_write(&self) {
         let n = self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        if self.failpoint == Some(n) {
-            let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
-            std::process::abort();
+        if let Some((at, signal)) = self.failpoint
+            && at == n
+        {
+            let _ = std::process::Command::new("kill").args([signal, &std::process::id().to_string()]).status();
+            if signal == "-KILL" {
+                std::process::abort();
+            }
         }
     }
 
@@ -355,18 +365,25 @@ impl Publisher {
             }
             None => PutMode::Create,
         };
+        let contended = |detail: String| PublishError::Contended {
+            url: self.url.clone(),
+            what: format!("latest.json changed while this run was publishing (another publisher?){detail}; retry"),
+        };
         self.before_write();
         match self.store.put_opts(&key, payload.clone(), PutOptions::from(mode)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotImplemented { .. }) => {
+                // The local store has no conditional update: compare the version read above with
+                // the one there now, right before replacing it (a window of microseconds).
+                let now = self.store.head(&key).await.map(|m| m.e_tag).map_err(self.store_err())?;
+                if current.as_ref().map(|(meta, _)| &meta.e_tag) != Some(&now) {
+                    return Err(contended(String::new()));
+                }
                 self.store.put(&key, payload).await.map_err(self.store_err())?;
                 Ok(true)
             }
             Err(e @ (object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. })) => {
-                Err(PublishError::Contended {
-                    url: self.url.clone(),
-                    what: format!("latest.json changed while this run was publishing (another publisher?): {e}; retry"),
-                })
+                Err(contended(format!(": {e}")))
             }
             Err(e) => Err(self.store_err()(e)),
         }

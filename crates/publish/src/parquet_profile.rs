@@ -22,6 +22,9 @@ fn bi_type(dt: &DataType) -> DataType {
         // Nanosecond timestamps overflow in some readers and INT96 is deprecated.
         DataType::Timestamp(_, _) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         DataType::Date64 => DataType::Date32,
+        // View and large variants are engine-internal layouts; BI readers expect plain strings.
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
         other => other.clone(),
     }
 }
