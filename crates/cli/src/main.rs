@@ -5,6 +5,7 @@
 //! or model error, 2 usage or configuration error, 3 transient infrastructure error, 99 the
 //! inputs for the as-of date are not there yet.
 
+mod bench_cmd;
 mod check_cmd;
 mod failure;
 mod gen_cmd;
@@ -35,6 +36,8 @@ enum Command {
     Check(check_cmd::CheckArgs),
     /// Run the SQL tests (.slt) of the models; --complete rewrites their expected output.
     Test(test_cmd::TestArgs),
+    /// Run the benchmark workload (../shared/bench/WORKLOAD.md): DATA OUT --step ingest|compute|report|all.
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Run(args) => ("run", runtime.block_on(run_cmd::run(args))),
         Command::Check(args) => ("check", runtime.block_on(check_cmd::run(args))),
         Command::Test(args) => ("test", runtime.block_on(test_cmd::run(args))),
+        Command::Bench(args) => ("bench", runtime.block_on(bench_cmd::run(args))),
     };
     let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     let (mut summary, status) = match result {

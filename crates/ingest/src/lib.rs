@@ -18,10 +18,14 @@
 //! A source's files are replaced whole on every ingest, so ingesting the same file twice changes
 //! nothing and a corrected file replaces the rows of the earlier one.
 
+mod constituents;
 mod formats;
 mod lake;
 
 pub use arrow::datatypes::SchemaRef;
+pub use constituents::{
+    CONSTITUENTS_HEADER, constituents_schema, constituents_to_parquet, csv_to_parquet, treasury_schema,
+};
 pub use formats::{index_levels_schema, quarantine_schema, yields_schema};
 pub use lake::{Lake, LakeLock};
 

@@ -14,15 +14,18 @@
 //! Each model is materialised in memory once, so a model used by three exhibits runs once, and
 //! what is published is exactly what the downstream models saw.
 
+pub mod bench;
 mod contract;
 mod model;
 mod session;
 mod slt;
+mod udf;
 
 pub use contract::{CONTRACT_FILE, ColumnContract, Contracts, Declared, ModelContract};
 pub use model::{DataTest, Model, Project, TEST_SUFFIX};
 pub use session::{Build, ModelSession, Planned, TestFailure};
 pub use slt::{run_slt_file, slt_dir};
+pub use udf::product;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,126 @@
+//! The benchmark workload of `../shared/bench/WORKLOAD.md` (steps `compute` and `report`) run
+//! by this engine: SQL model files in one folder (`pipelines/bench/`), executed in a fixed
+//! order, each writing the output the workload's `compare.py` and `verify_ref.py` read.
+//!
+//! A model's result is either kept in memory for the models after it (`base`, `periods`), or
+//! written as zstd Parquet: one file (`OUT/<name>.parquet`) or Hive partitions by `year`
+//! (`OUT/returns/year=YYYY/…`, the key in the path only).
+
+use std::path::Path;
+
+use datafusion::config::TableParquetOptions;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+use crate::SqlError;
+
+/// Where a model's result goes.
+#[derive(Clone, Copy)]
+enum Output {
+    /// Kept in memory as a table of that name for the models after it.
+    Memory,
+    /// `OUT/<name>.parquet`.
+    File,
+    /// `OUT/<name>/year=YYYY/*.parquet`, from the result's `year` column.
+    ByYear,
+}
+
+/// The models of each step, in order.
+const COMPUTE: &[(&str, Output)] =
+    &[("base", Output::Memory), ("returns", Output::ByYear), ("index_returns", Output::File)];
+const REPORT: &[(&str, Output)] = &[
+    ("periods", Output::Memory),
+    ("period_index", Output::File),
+    ("period_sec", Output::File),
+    ("top_moves", Output::File),
+];
+
+/// A step's outputs and their row counts.
+pub type Rows = Vec<(String, usize)>;
+
+fn session() -> SessionContext {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let config = SessionConfig::new().with_target_partitions(threads);
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_udaf(crate::udf::product());
+    ctx
+}
+
+fn err(model: &str, models: &Path) -> impl Fn(datafusion::error::DataFusionError) -> SqlError + use<> {
+    let (model, file) = (model.to_string(), models.join(format!("{model}.sql")));
+    move |e| SqlError::Plan { model: model.clone(), file: file.clone(), message: e.strip_backtrace() }
+}
+
+async fn run(ctx: &SessionContext, models: &Path, out: &Path, plan: &[(&str, Output)]) -> Result<Rows, SqlError> {
+    let mut rows = Vec::new();
+    for &(name, output) in plan {
+        let file = models.join(format!("{name}.sql"));
+        let sql = std::fs::read_to_string(&file).map_err(|source| SqlError::Read { path: file.clone(), source })?;
+        let df = ctx.sql(&sql).await.map_err(err(name, models))?;
+        let mut parquet = TableParquetOptions::default();
+        parquet.global.compression = Some("zstd(1)".into());
+        let written = match output {
+            Output::Memory => {
+                let table = df.cache().await.map_err(err(name, models))?;
+                let n = table.clone().count().await.map_err(err(name, models))?;
+                ctx.register_table(name, table.into_view()).map_err(err(name, models))?;
+                n
+            }
+            Output::File => {
+                let path = out.join(format!("{name}.parquet"));
+                let _ = std::fs::remove_file(&path);
+                let options = DataFrameWriteOptions::new().with_single_file_output(true);
+                count(
+                    df.write_parquet(&path.to_string_lossy(), options, Some(parquet))
+                        .await
+                        .map_err(err(name, models))?,
+                )
+            }
+            Output::ByYear => {
+                let dir = out.join(name);
+                let _ = std::fs::remove_dir_all(&dir);
+                let options = DataFrameWriteOptions::new().with_partition_by(vec!["year".into()]);
+                count(
+                    df.write_parquet(&format!("{}/", dir.display()), options, Some(parquet))
+                        .await
+                        .map_err(err(name, models))?,
+                )
+            }
+        };
+        tracing::info!(model = name, rows = written, "built");
+        rows.push((name.to_string(), written));
+    }
+    Ok(rows)
+}
+
+/// The row count a write reports.
+fn count(batches: Vec<datafusion::arrow::array::RecordBatch>) -> usize {
+    batches
+        .first()
+        .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>().map(|c| c.value(0)))
+        .unwrap_or_default() as usize
+}
+
+/// `compute`: daily returns per security and cap-, equal- and sector-equal-weighted index
+/// returns, from `OUT/parquet` (written by the ingest step).
+pub async fn compute(models: &Path, out: &Path) -> Result<Rows, SqlError> {
+    let ctx = session();
+    let prices = out.join("parquet");
+    ctx.register_parquet("prices", &format!("{}/", prices.display()), ParquetReadOptions::default())
+        .await
+        .map_err(err("base", models))?;
+    run(&ctx, models, out, COMPUTE).await
+}
+
+/// `report`: period returns per index and per security and the largest daily moves, from the
+/// outputs of `compute`.
+pub async fn report(models: &Path, out: &Path) -> Result<Rows, SqlError> {
+    let ctx = session();
+    let returns = format!("{}/", out.join("returns").display());
+    ctx.register_parquet("returns", &returns, ParquetReadOptions::default()).await.map_err(err("periods", models))?;
+    let index_returns = out.join("index_returns.parquet");
+    ctx.register_parquet("index_returns", &index_returns.to_string_lossy(), ParquetReadOptions::default())
+        .await
+        .map_err(err("period_index", models))?;
+    run(&ctx, models, out, REPORT).await
+}
