@@ -6,7 +6,7 @@ AS_OF ?= 2024-12-31
 DEMO  ?= data/demo
 EXHIBITS := cargo run --quiet --bin exhibits --
 
-.PHONY: help build run demo-data test test-sql test-sql-complete check lint fmt clean
+.PHONY: help build run demo-data test test-sql test-sql-complete check lint fmt clean bench
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-sql: ## Run the SQL tests (tests/sql/*.slt) against the real model files
 test-sql-complete: ## Rewrite the expected output of the SQL tests from the current results (review the diff)
 	$(EXHIBITS) test --complete
 	@git --no-pager diff --stat -- tests/sql || true
+
+bench: ## Benchmark workload vs DuckDB, polars, pandas (SCALE=s|m|l, REPS=3; release build, ~/.cache/exhibits/bench)
+	SCALE=$(or $(SCALE),s) REPS=$(or $(REPS),3) scripts/bench
 
 lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all -- --check

@@ -1,6 +1,7 @@
 //! Workspace-level integration tests: they run the real `exhibits` binary as a user would, on
 //! generated data and on the real public data in `../shared/data/real`.
 
+mod bench;
 mod cli_run;
 mod generator;
 mod golden_real;

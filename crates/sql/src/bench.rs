@@ -40,7 +40,9 @@ pub type Rows = Vec<(String, usize)>;
 
 fn session() -> SessionContext {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let config = SessionConfig::new().with_target_partitions(threads);
+    // DATAFUSION_* variables (e.g. DATAFUSION_EXECUTION_BATCH_SIZE) override the defaults, for
+    // the experiments in docs/performance.md.
+    let config = SessionConfig::from_env().map_or_else(|_| SessionConfig::new(), |c| c).with_target_partitions(threads);
     let ctx = SessionContext::new_with_config(config);
     ctx.register_udaf(crate::udf::product());
     ctx
@@ -56,6 +58,14 @@ async fn run(ctx: &SessionContext, models: &Path, out: &Path, plan: &[(&str, Out
     for &(name, output) in plan {
         let file = models.join(format!("{name}.sql"));
         let sql = std::fs::read_to_string(&file).map_err(|source| SqlError::Read { path: file.clone(), source })?;
+        if std::env::var_os("EXHIBITS_EXPLAIN").is_some() {
+            // Profiling aid (docs/performance.md): the plan with per-operator metrics, on stderr.
+            let explained = ctx.sql(&format!("explain analyze {sql}")).await.map_err(err(name, models))?;
+            let batches = explained.collect().await.map_err(err(name, models))?;
+            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .map_err(|e| err(name, models)(e.into()))?;
+            eprintln!("== {name}\n{text}");
+        }
         let df = ctx.sql(&sql).await.map_err(err(name, models))?;
         let mut parquet = TableParquetOptions::default();
         parquet.global.compression = Some("zstd(1)".into());

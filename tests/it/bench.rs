@@ -1,0 +1,43 @@
+//! The benchmark workload (`exhibits bench`, `pipelines/bench/`) at scale s, checked by the
+//! workload's own tools in `../shared/bench`: `compare.py` against the DuckDB peer (1e-9) and
+//! `verify_ref.py`, a literal day-by-day walk over the raw CSV. Timings are `make bench`'s job.
+
+use crate::support::{exhibits_ok, gen_demo, python_env, real_data, repo, run_python};
+
+#[test]
+fn the_bench_workload_agrees_with_duckdb_and_the_literal_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    gen_demo(dir.path());
+    let (data, ours, duck) = (dir.path().join("data"), dir.path().join("exhibits"), dir.path().join("duckdb"));
+    let models = repo().join("pipelines/bench");
+    let o = exhibits_ok(
+        dir.path(),
+        &["bench", data.to_str().unwrap(), ours.to_str().unwrap(), "--models", models.to_str().unwrap()],
+        0,
+    );
+    assert_eq!(o.summary["ingest"]["rows"], 755_802, "{}", o.stdout);
+
+    let bench = real_data().join("../../bench").canonicalize().unwrap();
+    let python = python_env();
+    let script = |name: &str| bench.join(name).display().to_string();
+    run_python(&python, &[&script("duckdb_peer.py"), data.to_str().unwrap(), duck.to_str().unwrap()]);
+    let compared: serde_json::Value = serde_json::from_str(&run_python(
+        &python,
+        &[&script("compare.py"), duck.to_str().unwrap(), ours.to_str().unwrap()],
+    ))
+    .unwrap();
+    assert_eq!(compared["ok"], true, "{compared}");
+    for method in ["CW", "EW", "SEW"] {
+        let m = &compared["index_returns"][method];
+        assert!(m["n_joined"].as_u64().unwrap() > 400 && m["max_abs_diff"].as_f64().unwrap() < 1e-12, "{compared}");
+    }
+    assert_eq!(compared["returns"]["n_joined"], 752_584);
+    assert_eq!(compared["top_moves"]["n_security_mismatch"], 0);
+    let literal: serde_json::Value = serde_json::from_str(&run_python(
+        &python,
+        &[&script("verify_ref.py"), data.to_str().unwrap(), ours.to_str().unwrap()],
+    ))
+    .unwrap();
+    assert_eq!((literal["ok"].as_bool(), literal["security_gaps"].as_u64()), (Some(true), Some(0)), "{literal}");
+    assert!(literal["max_abs_diff_SEW"].as_f64().unwrap() < 1e-12, "{literal}");
+}
