@@ -2,7 +2,7 @@
 //! workload's own tools in `../shared/bench`: `compare.py` against the DuckDB peer (1e-9) and
 //! `verify_ref.py`, a literal day-by-day walk over the raw CSV. Timings are `make bench`'s job.
 
-use crate::support::{exhibits_ok, gen_demo, python_env, real_data, repo, run_python};
+use crate::support::{exhibits, exhibits_ok, gen_demo, python_env, real_data, repo, run_python};
 
 #[test]
 fn the_bench_workload_agrees_with_duckdb_and_the_literal_reference() {
@@ -40,4 +40,46 @@ fn the_bench_workload_agrees_with_duckdb_and_the_literal_reference() {
     .unwrap();
     assert_eq!((literal["ok"].as_bool(), literal["security_gaps"].as_u64()), (Some(true), Some(0)), "{literal}");
     assert!(literal["max_abs_diff_SEW"].as_f64().unwrap() < 1e-12, "{literal}");
+}
+
+/// Bad input to `exhibits bench`: one clear error naming the file and what was expected.
+#[test]
+fn bench_ingest_errors_name_the_file_line_and_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let ingest = |expect: i32| {
+        let o = exhibits(dir.path(), &["bench", data.to_str().unwrap(), "out", "--step", "ingest"]);
+        assert_eq!(o.code, expect, "{}\n{}", o.stdout, o.stderr);
+        o.error().to_string()
+    };
+    // Nothing delivered yet: "not ready" (99), as for a nightly run.
+    assert!(ingest(99).contains("no constituents_YYYY.csv files"));
+
+    let file = data.join("constituents_2024.csv");
+    let header = "date,security_id,ticker,sector,index_code,shares,close,dividend";
+    std::fs::write(data.join("treasury_10y.csv"), "date,yield_pct\n2024-01-02,3.95\n").unwrap();
+    std::fs::write(&file, "date,security,ticker\n2024-01-02,1,A\n").unwrap();
+    let error = ingest(1);
+    assert!(error.contains("constituents_2024.csv: line 1: expected the header"), "{error}");
+
+    std::fs::write(
+        &file,
+        format!("{header}\n2024-01-02,1,A,Tech,R1000,10,5.0,0\n2023-12-29,2,B,Tech,R2000,10,5.0,0\n"),
+    )
+    .unwrap();
+    let error = ingest(1);
+    assert!(error.contains("constituents_2024.csv: line 3, column date: a date outside 2024"), "{error}");
+
+    std::fs::write(
+        &file,
+        format!("{header}\n2024-01-02,1,A,Tech,R1000,10,5.0,0\n2024-01-02,2,B,Tech,R2000,10,n/a,0\n"),
+    )
+    .unwrap();
+    let error = ingest(1);
+    assert!(
+        error.contains("constituents_2024.csv")
+            && error.contains("'n/a' as type 'Float64' for column close at line 3."),
+        "{error}"
+    );
 }

@@ -22,6 +22,17 @@ pub(crate) enum Step {
     All,
 }
 
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Ingest => "ingest",
+            Step::Compute => "compute",
+            Step::Report => "report",
+            Step::All => "all",
+        }
+    }
+}
+
 #[derive(Args)]
 pub(crate) struct BenchArgs {
     /// The drop: constituents_YYYY.csv and treasury_10y.csv (from `exhibits gen` or gen.py).
@@ -47,10 +58,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<serde_json::Value, Failure> {
             Step::Compute => rows(exhibits_sql::bench::compute(&args.models, &args.out).await?),
             _ => rows(exhibits_sql::bench::report(&args.models, &args.out).await?),
         };
-        let name = format!("{:?}", step.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default());
-        let name = name.trim_matches('"').to_string();
+        let name = step.name();
         tracing::info!(step = name, seconds = started.elapsed().as_secs_f64(), "done");
-        summary["step"] = name.clone().into();
+        summary["step"] = name.into();
         summary[name] = rows;
     }
     Ok(summary)

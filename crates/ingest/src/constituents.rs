@@ -83,17 +83,17 @@ pub fn csv_to_parquet(
     check: impl Fn(&RecordBatch, u64) -> Result<(), String>,
 ) -> Result<u64, IngestError> {
     let read_err = |source| IngestError::Read { file: file.to_path_buf(), source };
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(file).map_err(read_err)?);
     let mut found = String::new();
-    reader.read_line(&mut found).map_err(read_err)?;
+    BufReader::new(File::open(file).map_err(read_err)?).read_line(&mut found).map_err(read_err)?;
     let found = found.trim_start_matches('\u{feff}').trim_end();
     if found != header {
         return Err(bad(file, format!("line 1: expected the header {header:?}, found {found:?}")));
     }
+    // arrow-csv skips the header itself, so its error messages count lines as the file does.
     let csv = arrow::csv::ReaderBuilder::new(schema.clone())
-        .with_header(false)
+        .with_header(true)
         .with_batch_size(BATCH_ROWS)
-        .build_buffered(reader)
+        .build_buffered(BufReader::with_capacity(1 << 20, File::open(file).map_err(read_err)?))
         .map_err(|e| bad(file, e.to_string()))?;
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir).map_err(read_err)?;
@@ -104,17 +104,36 @@ pub fn csv_to_parquet(
     let encode =
         |e: parquet::errors::ParquetError| IngestError::Encode { root: target.to_path_buf(), message: e.to_string() };
     let mut writer =
-        ArrowWriter::try_new(File::create(target).map_err(read_err)?, schema, Some(props)).map_err(encode)?;
+        ArrowWriter::try_new(File::create(target).map_err(read_err)?, schema.clone(), Some(props)).map_err(encode)?;
     let mut rows = 0u64;
     for batch in csv {
-        // arrow-csv counts lines from the first data row; the header is line 1.
-        let batch = batch.map_err(|e| bad(file, format!("{e} (line numbers count from line 2, after the header)")))?;
+        let batch = batch.map_err(|e| bad(file, file_lines(&e.to_string(), &schema)))?;
         check(&batch, rows + 2).map_err(|what| bad(file, what))?;
         rows += batch.num_rows() as u64;
         writer.write(&batch).map_err(encode)?;
     }
     writer.close().map_err(encode)?;
     Ok(rows)
+}
+
+/// arrow-csv's parse errors say "for column <0-based index> at line <data row, 1-based>"; say
+/// the column's name and the line of the file (the header is line 1) instead.
+fn file_lines(message: &str, schema: &SchemaRef) -> String {
+    let number_after = |key: &str| -> Option<(usize, usize, usize)> {
+        let start = message.find(key)? + key.len();
+        let len = message[start..].find(|c: char| !c.is_ascii_digit())?;
+        Some((start, start + len, message[start..start + len].parse().ok()?))
+    };
+    let mut out = message.to_string();
+    if let Some((from, to, row)) = number_after(" at line ") {
+        out.replace_range(from..to, &(row + 1).to_string());
+    }
+    if let Some((from, to, index)) = number_after(" for column ")
+        && let Some(field) = schema.fields().get(index)
+    {
+        out.replace_range(from..to, field.name());
+    }
+    out
 }
 
 fn epoch_day(year: i32, month: u32, day: u32) -> i32 {

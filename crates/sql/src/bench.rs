@@ -42,7 +42,7 @@ fn session() -> SessionContext {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     // DATAFUSION_* variables (e.g. DATAFUSION_EXECUTION_BATCH_SIZE) override the defaults, for
     // the experiments in docs/performance.md.
-    let config = SessionConfig::from_env().map_or_else(|_| SessionConfig::new(), |c| c).with_target_partitions(threads);
+    let config = SessionConfig::from_env().unwrap_or_else(|_| SessionConfig::new()).with_target_partitions(threads);
     let ctx = SessionContext::new_with_config(config);
     ctx.register_udaf(crate::udf::product());
     ctx

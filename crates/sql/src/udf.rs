@@ -57,6 +57,7 @@ impl Accumulator for Product {
 
 #[cfg(test)]
 mod tests {
+    use datafusion::arrow::array::Array;
     use datafusion::prelude::SessionContext;
 
     #[tokio::test]
