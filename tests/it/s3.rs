@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 
 use crate::servers::S3Server;
-use crate::support::{KillOnDrop, demo_project, python_env, run_python};
+use crate::support::{KillOnDrop, demo_project, outcome, python_env, run_python};
 
 /// Where `latest.json` points, read with boto3.
 fn latest(server: &S3Server) -> String {
@@ -35,8 +35,8 @@ fn an_s3_outage_mid_publish_is_retried_then_exits_3_and_latest_is_untouched() {
         KillOnDrop(child)
     };
     let code_and_text = |child: KillOnDrop| {
-        let out = child.output();
-        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        let o = outcome(child.output());
+        (Some(o.code), format!("{}{}", o.stdout, o.stderr))
     };
     let (code, text) = code_and_text(run("2024-12-30", &[]));
     assert_eq!(code, Some(0), "{text}");

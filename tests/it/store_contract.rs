@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::servers::{AZURITE_KEY, Azurite, S3_SECRET, S3Server};
-use crate::support::{KillOnDrop, Outcome, copy_dir, gen_demo, python_env, repo, run_python, write_nightly};
+use crate::support::{KillOnDrop, Outcome, copy_dir, gen_demo, outcome, python_env, repo, run_python, write_nightly};
 
 /// Bytes per part of a multipart upload (the publisher's threshold).
 const PART: u64 = 8 * 1024 * 1024;
@@ -83,12 +83,9 @@ impl Target {
 
 /// Waits for a spawned run; its output must never contain a secret.
 fn finish(child: KillOnDrop) -> Outcome {
-    let out = child.output();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!stdout.contains(S3_SECRET) && !stderr.contains(S3_SECRET), "a credential was printed");
-    let summary = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default();
-    Outcome { code: out.status.code().unwrap_or(-1), stdout, stderr, summary }
+    let o = outcome(child.output());
+    assert!(!o.stdout.contains(S3_SECRET) && !o.stderr.contains(S3_SECRET), "a credential was printed");
+    o
 }
 
 fn ok(o: Outcome) -> Outcome {

@@ -57,6 +57,11 @@ pub fn exhibits_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome 
         .env_remove("EXHIBITS_PUBLISH_URL")
         .output()
         .expect("the exhibits binary runs");
+    outcome(out)
+}
+
+/// What a finished run of the binary printed, with its JSON summary parsed.
+pub fn outcome(out: std::process::Output) -> Outcome {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     let summary = stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(serde_json::Value::Null);
