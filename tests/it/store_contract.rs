@@ -18,7 +18,7 @@ use crate::support::{KillOnDrop, Outcome, copy_dir, gen_demo, outcome, python_en
 /// Bytes per part of a multipart upload (the publisher's threshold).
 const PART: u64 = 8 * 1024 * 1024;
 
-enum Target {
+pub(crate) enum Target {
     Local(PathBuf),
     S3(S3Server),
     Azure(Azurite),
@@ -42,7 +42,7 @@ impl Target {
     }
 
     /// What the independent clients see (one JSON object, see store_check.py).
-    fn inspect(&self) -> serde_json::Value {
+    pub(crate) fn inspect(&self) -> serde_json::Value {
         let script = repo().join("tests/readers/store_check.py");
         let mut args = vec![script.display().to_string()];
         let (python, rest): (PathBuf, Vec<String>) = match self {
@@ -61,7 +61,7 @@ impl Target {
     }
 
     /// Starts `exhibits run` against the target (not waiting for it).
-    fn spawn(&self, project: &Path, pipeline: &str, as_of: &str, env: &[(&str, &str)]) -> KillOnDrop {
+    pub(crate) fn spawn(&self, project: &Path, pipeline: &str, as_of: &str, env: &[(&str, &str)]) -> KillOnDrop {
         let child = Command::new(env!("CARGO_BIN_EXE_exhibits"))
             .args(["run", "--pipeline", pipeline, "--as-of", as_of, "--publish", &self.url()])
             .current_dir(project)
@@ -82,7 +82,7 @@ impl Target {
 }
 
 /// Waits for a spawned run; its output must never contain a secret.
-fn finish(child: KillOnDrop) -> Outcome {
+pub(crate) fn finish(child: KillOnDrop) -> Outcome {
     let o = outcome(child.output());
     assert!(!o.stdout.contains(S3_SECRET) && !o.stderr.contains(S3_SECRET), "a credential was printed");
     o

@@ -48,7 +48,7 @@ class Local:
     def parts(self, key):
         return None
 
-    def pyarrow(self, partition):
+    def pyarrow(self, partition, keys):
         return pq.read_table(os.path.join(self.root, partition), partitioning=None)
 
     def duckdb_path(self, partition):
@@ -81,7 +81,7 @@ class S3:
         etag = self.s3.head_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["ETag"].strip('"')
         return int(etag.rsplit("-", 1)[1]) if "-" in etag else 1
 
-    def pyarrow(self, partition):
+    def pyarrow(self, partition, keys):
         return pq.read_table(f"{self.bucket}/{self.prefix}/{partition}", filesystem=self.fs, partitioning=None)
 
     def duckdb_path(self, partition):
@@ -115,9 +115,9 @@ class Azure:
         committed, _ = self.c.get_blob_client(f"{self.prefix}/{key}").get_block_list("committed")
         return max(1, len(committed))
 
-    def pyarrow(self, partition):
+    def pyarrow(self, partition, keys):
         # pyarrow has no Azure Blob file system of its own here: read each blob of the partition.
-        tables = [pq.read_table(io.BytesIO(self.get(k))) for k in self.keys() if k.startswith(partition + "/")]
+        tables = [pq.read_table(io.BytesIO(self.get(k))) for k in keys if k.startswith(partition + "/")]
         return pa.concat_tables(tables)
 
     duckdb_path = None
@@ -148,7 +148,7 @@ def main():
         body = store.get(file) if file in keys else b""
         seen = {"listed": file in keys, "sha_ok": hashlib.sha256(body).hexdigest() == d["sha256"],
                 "rows": d["rows"], "bytes": d["bytes"], "parts": store.parts(file) if file in keys else None, "problems": []}
-        table = store.pyarrow(partition)
+        table = store.pyarrow(partition, keys)
         if table.num_rows != d["rows"]:
             seen["problems"].append(f"pyarrow reads {table.num_rows} rows, the manifest says {d['rows']}")
         for c in d["schema"]:
