@@ -9,8 +9,10 @@ use exhibits_ingest::Lake;
 use exhibits_sql::{Contracts, ModelSession, Project, SqlError};
 
 /// The lake tables every model may read, with their canonical schemas.
-fn lake_schemas() -> [(&'static str, exhibits_ingest::SchemaRef); 3] {
+fn lake_schemas() -> [(&'static str, exhibits_ingest::SchemaRef); 5] {
     [
+        ("constituents", exhibits_ingest::lake_constituents_schema()),
+        ("holdings", exhibits_ingest::holdings_schema()),
         ("index_levels", exhibits_ingest::index_levels_schema()),
         ("yields", exhibits_ingest::yields_schema()),
         ("quarantine", exhibits_ingest::quarantine_schema()),
@@ -27,6 +29,7 @@ pub(crate) fn open(pipeline: &Pipeline, as_of: NaiveDate) -> Result<(ModelSessio
     }
     session.register_params(as_of, &pipeline.params)?;
     session.register_periods(&pipeline.periods)?;
+    session.register_rebalances(&pipeline.rebalance.as_ref().map(|r| r.trading_dates(as_of)).unwrap_or_default())?;
     let project = Project::discover(&pipeline.models_dir, &session.state())?;
     let contracts = Contracts::load(&pipeline.models_dir)?;
     Ok((session, project, contracts))

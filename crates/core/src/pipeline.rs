@@ -70,14 +70,37 @@ pub enum SourceFormat {
     CanonicalYields,
     /// Yahoo-style `Date,Close` of a yield index such as ^TNX (percent).
     YahooYield,
+    /// The project's long constituents CSV (`exhibits gen`, `../shared/bench/gen.py`):
+    /// `date,security_id,ticker,sector,index_code,shares,close,dividend`.
+    CanonicalConstituents,
+    /// A wide price matrix `Date,<ticker>,<ticker>,…` of one index's members (blank = no price).
+    WidePriceMatrix,
+    /// An iShares "Detailed Holdings and Analytics" download: a membership, sector and shares
+    /// snapshot of the fund's index.
+    IsharesHoldings,
 }
 
 impl SourceFormat {
+    /// The name as written in a pipeline file.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::CanonicalIndexLevels => "canonical_index_levels",
+            SourceFormat::YahooClose => "yahoo_close",
+            SourceFormat::CanonicalYields => "canonical_yields",
+            SourceFormat::YahooYield => "yahoo_yield",
+            SourceFormat::CanonicalConstituents => "canonical_constituents",
+            SourceFormat::WidePriceMatrix => "wide_price_matrix",
+            SourceFormat::IsharesHoldings => "ishares_holdings",
+        }
+    }
+
     /// The lake table this format lands in.
     pub fn table(self) -> &'static str {
         match self {
             SourceFormat::CanonicalIndexLevels | SourceFormat::YahooClose => "index_levels",
             SourceFormat::CanonicalYields | SourceFormat::YahooYield => "yields",
+            SourceFormat::CanonicalConstituents | SourceFormat::WidePriceMatrix => "constituents",
+            SourceFormat::IsharesHoldings => "holdings",
         }
     }
 }
@@ -109,14 +132,15 @@ pub struct Source {
     pub series_id: Option<String>,
     /// Whether the file must reach the last trading day on or before the as-of date for the
     /// run to proceed (exit 99 otherwise). Defaults to true for index levels, false for yields
-    /// (bond and equity holidays differ).
+    /// (bond and equity holidays differ), true for constituent prices, false for holdings
+    /// snapshots.
     pub require_as_of: Option<bool>,
 }
 
 impl Source {
     /// Whether this source must cover the as-of trading day.
     pub fn requires_as_of(&self) -> bool {
-        self.require_as_of.unwrap_or(self.format.table() == "index_levels")
+        self.require_as_of.unwrap_or(matches!(self.format.table(), "index_levels" | "constituents"))
     }
 }
 
@@ -141,6 +165,67 @@ pub enum ParamValue {
     Float(f64),
     Bool(bool),
     Date(NaiveDate),
+}
+
+/// How the equal-weight engine picks its rebalance dates (`[rebalance]`), as table
+/// `config.rebalance_dates`. Weights are set at the close of each date.
+///
+/// ```toml
+/// [rebalance]
+/// schedule = "third_friday"   # or "first_trading_day" (of the month), or "dates"
+/// months = [3, 6, 9, 12]      # for the two monthly rules (default: quarterly, as shown)
+/// dates = [2024-06-28]        # for schedule = "dates"
+/// ```
+///
+/// A date that is not a trading day rolls to the previous one (the third Friday on a holiday:
+/// the Thursday); the first trading day of a month rolls forward.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rebalance {
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub months: Option<Vec<u32>>,
+    #[serde(default, deserialize_with = "de_dates")]
+    pub dates: Vec<NaiveDate>,
+}
+
+/// The rule of a rebalance calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    FirstTradingDay,
+    ThirdFriday,
+    Dates,
+}
+
+impl Rebalance {
+    /// The rebalance trading days from 1970 up to and including `until`.
+    pub fn trading_dates(&self, until: NaiveDate) -> Vec<NaiveDate> {
+        use crate::calendar::{is_trading_day, last_trading_day_on_or_before};
+        use chrono::Datelike;
+        let months = self.months.clone().unwrap_or_else(|| match self.schedule {
+            Schedule::FirstTradingDay => vec![1, 4, 7, 10],
+            _ => vec![3, 6, 9, 12],
+        });
+        let mut out: Vec<NaiveDate> = match self.schedule {
+            Schedule::Dates => self.dates.iter().map(|d| last_trading_day_on_or_before(*d)).collect(),
+            _ => (1970..=until.year())
+                .flat_map(|y| months.iter().map(move |m| (y, *m)))
+                .filter_map(|(y, m)| match self.schedule {
+                    Schedule::FirstTradingDay => {
+                        let first = NaiveDate::from_ymd_opt(y, m, 1)?;
+                        first.iter_days().find(|d| is_trading_day(*d))
+                    }
+                    _ => NaiveDate::from_weekday_of_month_opt(y, m, chrono::Weekday::Fri, 3)
+                        .map(last_trading_day_on_or_before),
+                })
+                .collect(),
+        };
+        out.retain(|d| *d <= until);
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// A configured period of table `config.periods`.
@@ -169,6 +254,8 @@ struct RawPipeline {
     params: BTreeMap<String, toml::Value>,
     #[serde(default)]
     periods: Vec<Period>,
+    #[serde(default)]
+    rebalance: Option<Rebalance>,
 }
 
 /// A loaded, validated pipeline with absolute paths.
@@ -187,6 +274,14 @@ pub struct Pipeline {
     /// Parameters in name order.
     pub params: Vec<(String, ParamValue)>,
     pub periods: Vec<Period>,
+    /// The equal-weight engine's rebalance calendar; none: the engine computes nothing.
+    pub rebalance: Option<Rebalance>,
+}
+
+fn de_dates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NaiveDate>, D::Error> {
+    #[derive(Deserialize)]
+    struct One(#[serde(deserialize_with = "de_date")] NaiveDate);
+    Ok(Vec::<One>::deserialize(d)?.into_iter().map(|o| o.0).collect())
 }
 
 fn de_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
@@ -274,8 +369,14 @@ impl Pipeline {
                 return Err(invalid(format!("two sources are named {:?}; source names must be unique", s.name)));
             }
             match s.format {
-                SourceFormat::YahooClose if s.index_id.is_none() => {
-                    return Err(invalid(format!("source {:?} (format yahoo_close) needs index_id = \"…\"", s.name)));
+                SourceFormat::YahooClose | SourceFormat::WidePriceMatrix | SourceFormat::IsharesHoldings
+                    if s.index_id.is_none() =>
+                {
+                    return Err(invalid(format!(
+                        "source {:?} (format {}) needs index_id = \"…\" (the index its rows belong to)",
+                        s.name,
+                        s.format.name()
+                    )));
                 }
                 SourceFormat::CanonicalYields | SourceFormat::YahooYield if s.series_id.is_none() => {
                     return Err(invalid(format!("source {:?} (a yield format) needs series_id = \"…\"", s.name)));
@@ -299,6 +400,20 @@ impl Pipeline {
                 return Err(invalid(format!("period {} → {} ends before it starts", p.start, p.end)));
             }
         }
+        if let Some(r) = &raw.rebalance {
+            match r.schedule {
+                Schedule::Dates if r.dates.is_empty() || r.months.is_some() => {
+                    return Err(invalid("[rebalance] schedule = \"dates\" needs dates = [...] and no months".into()));
+                }
+                Schedule::FirstTradingDay | Schedule::ThirdFriday if !r.dates.is_empty() => {
+                    return Err(invalid("[rebalance] dates = [...] goes with schedule = \"dates\"".into()));
+                }
+                _ => {}
+            }
+            if let Some(m) = r.months.as_ref().and_then(|ms| ms.iter().find(|m| !(1..=12).contains(*m))) {
+                return Err(invalid(format!("[rebalance] months must be 1..12, found {m}")));
+            }
+        }
         if raw.publish.keep_last == Some(0) {
             return Err(invalid("[publish] keep_last must be at least 1".into()));
         }
@@ -316,6 +431,7 @@ impl Pipeline {
             sources,
             params,
             periods: raw.periods,
+            rebalance: raw.rebalance,
         })
     }
 }
@@ -391,6 +507,39 @@ end = 2023-10-31
         let text = MINIMAL.replace("index_id = \"R2000\"\n", "");
         let err = Pipeline::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
         assert!(err.contains("needs index_id"), "{err}");
+    }
+
+    #[test]
+    fn rebalance_calendars_roll_to_trading_days() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let cal = |toml: &str| {
+            let p = Pipeline::parse(Path::new("t.toml"), &format!("{MINIMAL}[rebalance]\n{toml}")).unwrap();
+            p.rebalance
+                .unwrap()
+                .trading_dates(d("2024-12-31"))
+                .into_iter()
+                .filter(|x| x.year() == 2024)
+                .collect::<Vec<_>>()
+        };
+        use chrono::Datelike;
+        // 2024: 1 January and 4 July are holidays; 21 June is the third Friday of June.
+        assert_eq!(
+            cal("schedule = \"first_trading_day\""),
+            vec![d("2024-01-02"), d("2024-04-01"), d("2024-07-01"), d("2024-10-01")]
+        );
+        assert_eq!(
+            cal("schedule = \"third_friday\""),
+            vec![d("2024-03-15"), d("2024-06-21"), d("2024-09-20"), d("2024-12-20")]
+        );
+        // A holiday rolls back: 2024-07-04 → 2024-07-03; a weekend to the Friday.
+        assert_eq!(
+            cal("schedule = \"dates\"\ndates = [2024-07-04, 2024-06-30]"),
+            vec![d("2024-06-28"), d("2024-07-03")]
+        );
+        let err = Pipeline::parse(Path::new("t.toml"), &format!("{MINIMAL}[rebalance]\nschedule = \"dates\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs dates"), "{err}");
     }
 
     #[test]

@@ -77,7 +77,7 @@ struct Layout {
     value: Option<usize>,
 }
 
-fn header_names(headers: &csv::StringRecord) -> Vec<String> {
+pub(crate) fn header_names(headers: &csv::StringRecord) -> Vec<String> {
     headers.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect()
 }
 
@@ -114,6 +114,23 @@ fn layout(source: &Source, names: &[String]) -> Option<Layout> {
                 },
             })
         }
+        SourceFormat::CanonicalConstituents => {
+            exact(&crate::securities::CANONICAL_HEADER.split(',').collect::<Vec<_>>()).then_some(Layout {
+                date: 0,
+                id: None,
+                price: None,
+                total: None,
+                value: None,
+            })
+        }
+        SourceFormat::WidePriceMatrix => crate::securities::is_wide_header(names).then_some(Layout {
+            date: 0,
+            id: None,
+            price: None,
+            total: None,
+            value: None,
+        }),
+        SourceFormat::IsharesHoldings => None,
     }
 }
 
@@ -124,19 +141,22 @@ fn expected_header(format: SourceFormat) -> &'static str {
         SourceFormat::YahooClose | SourceFormat::YahooYield => {
             "Date,Close or Date,Open,High,Low,Close,Adj Close,Volume"
         }
+        SourceFormat::CanonicalConstituents => crate::securities::CANONICAL_HEADER,
+        SourceFormat::WidePriceMatrix => "Date,<ticker>,<ticker>,... (unique tickers)",
+        SourceFormat::IsharesHoldings => crate::securities::HOLDINGS_HEADER,
     }
 }
 
 /// A rejected field: the column and why.
-type FieldError = (String, String);
+pub(crate) type FieldError = (String, String);
 
-fn parse_date(names: &[String], rec: &csv::StringRecord, i: usize) -> Result<NaiveDate, FieldError> {
+pub(crate) fn parse_date(names: &[String], rec: &csv::StringRecord, i: usize) -> Result<NaiveDate, FieldError> {
     let raw = rec.get(i).unwrap_or("").trim();
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .map_err(|_| (names[i].clone(), format!("expected a date like 2024-06-28, found {raw:?}")))
 }
 
-fn parse_number(
+pub(crate) fn parse_number(
     names: &[String],
     rec: &csv::StringRecord,
     i: usize,
@@ -206,8 +226,47 @@ fn parse_row(source: &Source, lay: &Layout, names: &[String], rec: &csv::StringR
     Ok(Row { date, id, price, total, value })
 }
 
-fn raw_text(rec: &csv::StringRecord) -> String {
+pub(crate) fn raw_text(rec: &csv::StringRecord) -> String {
     rec.iter().collect::<Vec<_>>().join(",")
+}
+
+/// Reads every record after the header of `bytes` (which follow `lines_before` lines of the
+/// file) and calls `each(line, record)` until it returns false; a CSV-level fault ends the file
+/// with one error. Lines are counted here from the record's byte offset: the csv crate's own
+/// line count is one short after CRLF line endings.
+pub(crate) fn records(
+    reader: &mut csv::Reader<&[u8]>,
+    bytes: &[u8],
+    lines_before: u64,
+    bad: &dyn Fn(String) -> IngestError,
+    mut each: impl FnMut(u64, &csv::StringRecord) -> bool,
+) -> Result<(), IngestError> {
+    let (mut at, mut line) = (0usize, lines_before + 1);
+    let mut line_of = |byte: u64| {
+        // After a CRLF the csv crate's record starts at the `\n` that ended the previous line.
+        let mut byte = (byte as usize).min(bytes.len());
+        if bytes.get(byte) == Some(&b'\n') {
+            byte += 1;
+        }
+        line += bytes[at.min(byte)..byte].iter().filter(|b| **b == b'\n').count() as u64;
+        at = at.max(byte);
+        line
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| line_of(p.byte()));
+                return Err(bad(format!("line {line}: the CSV cannot be read further: {e}")));
+            }
+        }
+        let line = record.position().map_or(0, |p| line_of(p.byte()));
+        if !each(line, &record) {
+            return Ok(());
+        }
+    }
 }
 
 /// Parses a whole file of `source`'s format.
@@ -222,6 +281,9 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
     if std::str::from_utf8(bytes).is_err() {
         return Err(bad("the file is not UTF-8 text".into()));
     }
+    if source.format == SourceFormat::IsharesHoldings {
+        return crate::securities::holdings(source, std::str::from_utf8(bytes).expect("checked"), &bad);
+    }
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
     let names = header_names(&reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone());
     let lay = layout(source, &names).ok_or_else(|| {
@@ -232,34 +294,28 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
             names.join(",")
         ))
     })?;
+    match source.format {
+        SourceFormat::CanonicalConstituents => return crate::securities::canonical(source, bytes, reader, names, &bad),
+        SourceFormat::WidePriceMatrix => return crate::securities::wide(source, bytes, reader, names, &bad),
+        _ => {}
+    }
 
     let mut rows: Vec<Row> = Vec::new();
     let mut rejected = Vec::new();
     let mut first_line_of: HashMap<(NaiveDate, String), u64> = HashMap::new();
     let mut rows_read = 0;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                // A CSV-level fault (e.g. an unterminated quote) ends the readable part of the file.
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(bad(format!("line {line}: the CSV cannot be read further: {e}")));
-            }
-        }
+    records(&mut reader, bytes, 0, &bad, |line, record| {
         rows_read += 1;
-        let line = record.position().map_or(0, |p| p.line());
-        match parse_row(source, &lay, &names, &record) {
+        match parse_row(source, &lay, &names, record) {
             Ok(row) => {
                 if let Some(first) = first_line_of.get(&(row.date, row.id.clone())) {
                     rejected.push(Rejected {
                         line,
                         column: Some(names[lay.date].clone()),
-                        raw: raw_text(&record),
+                        raw: raw_text(record),
                         reason: format!("duplicate of line {first} ({} {})", row.date, row.id),
                     });
-                    continue;
+                    return true;
                 }
                 first_line_of.insert((row.date, row.id.clone()), line);
                 rows.push(row);
@@ -267,11 +323,12 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
             Err((column, reason)) => rejected.push(Rejected {
                 line,
                 column: (!column.is_empty()).then_some(column),
-                raw: raw_text(&record),
+                raw: raw_text(record),
                 reason,
             }),
         }
-    }
+        true
+    })?;
     if rows_read == 0 {
         return Err(bad(format!("the file has a header ({}) but no rows", names.join(","))));
     }
@@ -388,8 +445,11 @@ mod tests {
     }
 
     #[test]
-    fn bom_and_crlf_are_read() {
-        let p = parse(&source(SourceFormat::YahooClose), b"\xef\xbb\xbfDate,Close\r\n2024-07-10,100\r\n").unwrap();
+    fn bom_and_crlf_are_read_and_lines_count_from_the_file() {
+        let csv = b"\xef\xbb\xbfDate,Close\r\n2024-07-10,100\r\n2024-07-11,x\r\n";
+        let p = parse(&source(SourceFormat::YahooClose), csv).unwrap();
         assert_eq!(p.batch.num_rows(), 1);
+        // The csv crate alone would say line 2 here.
+        assert_eq!(p.rejected[0].line, 3);
     }
 }

@@ -10,6 +10,11 @@
 //! lake/
 //!   index_levels/source=<name>/data.parquet   date, index_id, price_level, total_return_level, source
 //!   yields/source=<name>/data.parquet         date, series_id, yield_pct, source
+//!   constituents/source=<name>/data.parquet   date, security_id, ticker, sector, index_code,
+//!                                             shares, close, dividend, source
+//!   holdings/source=<name>/data.parquet       as_of, index_code, ticker, name, sector,
+//!                                             asset_class, market_value, weight_pct, quantity,
+//!                                             price, source
 //!   quarantine/source=<name>/data.parquet     source, file, line, column, raw, reason
 //!   ledger/source=<name>.json                 rows read / accepted / rejected, sha256 of the raw file
 //!   raw/<sha256>.csv                          the raw file as received
@@ -21,6 +26,7 @@
 mod constituents;
 mod formats;
 mod lake;
+mod securities;
 
 pub use arrow::datatypes::SchemaRef;
 pub use constituents::{
@@ -28,6 +34,7 @@ pub use constituents::{
 };
 pub use formats::{index_levels_schema, quarantine_schema, yields_schema};
 pub use lake::{Lake, LakeLock};
+pub use securities::{holdings_schema, lake_constituents_schema};
 
 use std::path::{Path, PathBuf};
 
@@ -106,6 +113,11 @@ impl ReadSource {
     /// The rows that were not accepted.
     pub fn rejected(&self) -> &[Rejected] {
         &self.rejected
+    }
+
+    /// The accepted rows, in the lake table's canonical schema.
+    pub fn batch(&self) -> &arrow::array::RecordBatch {
+        &self.batch
     }
 }
 
