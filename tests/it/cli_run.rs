@@ -62,6 +62,11 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
         "period_returns",
         "cumulative_returns",
         "rolling_extremes",
+        "constituent_index",
+        "rebalance_weights",
+        "rebalance_turnover",
+        "cap_vs_equal",
+        "cap_vs_equal_periods",
     ] {
         assert!(run.summary["datasets"][ds].as_u64().unwrap() > 0, "{ds}: {}", run.summary);
     }
@@ -115,6 +120,8 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
         (0..periods.len()).map(|i| periods.text("label", i)).collect::<Vec<_>>(),
         ["Q1 2024", "Q2 2024", "Q3 2024", "Q4 2024"]
     );
+    // Exhibit 5 and the equal-weight engine reproduce the generator's own indexes.
+    crate::engine::assert_engine_matches_generator(demo.path(), &demo.publish(), "2024-12-31");
 }
 
 #[test]

@@ -113,11 +113,20 @@ fn real_proxies_reproduce_published_exhibits_3_and_4() {
     assert_eq!(rel.f64("relative_return_pp", 0), Some(0.0));
 }
 
+/// Exhibit 5 as published (R1000, R1000 EW, R2000, R2000 EW, %): the R2000 rows. The R1000
+/// EW side needs R1000 constituents, which ../shared/data/real does not have.
+const PUBLISHED_EX5_R2000: [(&str, f64, f64); 3] =
+    [("2024-07-16", 3.5, 3.7), ("2024-07-11", 3.6, 4.3), ("1-23 July", 9.6, 10.3)];
+/// The equal-weighted side from today's IWM members applied to 2024 prices (survivorship bias):
+/// the tolerance the issue sets.
+const EW_PP: f64 = 0.5;
+
 /// Exhibit 5 as published, cap-weighted side: R1000 and R2000 over 1-23 July 2024 (from the
 /// 28 June close): 2.0 % and 9.6 %. Exhibit 1's custom window and exhibit 2's rebased series
-/// must both show them (the equal-weighted side needs the engine of SPEC §5).
+/// must both show them; exhibit 5's datasets show the R2000 beside the engine's sector-equal
+/// R2000 (weights set at the 28 June close from the IWM members file and holdings sectors).
 #[test]
-fn real_proxies_reproduce_the_cap_weighted_july_2024_returns_in_exhibits_1_and_2() {
+fn real_proxies_reproduce_the_july_2024_returns_of_exhibits_1_2_and_5() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = real_proxies_pipeline(dir.path(), &real_data());
     exhibits_ok(dir.path(), &["run", "--pipeline", pipeline.to_str().unwrap(), "--as-of", AS_OF], 0);
@@ -145,6 +154,47 @@ fn real_proxies_reproduce_the_cap_weighted_july_2024_returns_in_exhibits_1_and_2
     let indexes: std::collections::BTreeSet<String> =
         (0..cumulative.len()).map(|i| cumulative.text("index_id", i)).collect();
     assert_eq!(indexes.into_iter().collect::<Vec<_>>(), ["R1000", "R1000G", "R1000V", "R2000", "R2000G", "R2000V"]);
+
+    // Exhibit 5: the R2000 beside the engine's sector-equal R2000, daily and over 1-23 July.
+    let daily = Rows { batch: read_dataset(&publish, "cap_vs_equal", AS_OF) };
+    let by_date = daily.by_date("date");
+    let ex5_periods = Rows { batch: read_dataset(&publish, "cap_vs_equal_periods", AS_OF) };
+    let july = (0..ex5_periods.len())
+        .find(|&i| {
+            ex5_periods.date("start_close_date", i) == date("2024-06-28")
+                && ex5_periods.date("end_close_date", i) == date("2024-07-23")
+        })
+        .expect("exhibit 5 has the 28 June → 23 July period");
+    let mut bad = Vec::new();
+    for (when, cap, equal) in PUBLISHED_EX5_R2000 {
+        let (got_cap, got_equal, tol) = if when == "1-23 July" {
+            (ex5_periods.f64("cap_return_pct", july), ex5_periods.f64("sector_equal_return_pct", july), PERIOD_PP)
+        } else {
+            let i = by_date[&date(when)];
+            (daily.f64("cap_return_pct", i), daily.f64("sector_equal_return_pct", i), DAILY_PP)
+        };
+        if got_cap.is_none_or(|g| (g - cap).abs() > tol) {
+            bad.push(format!("exhibit 5 {when} R2000: published {cap}, got {got_cap:?} (tolerance {tol})"));
+        }
+        if got_equal.is_none_or(|g| (g - equal).abs() > EW_PP) {
+            bad.push(format!("exhibit 5 {when} R2000 EW: published {equal}, got {got_equal:?} (tolerance {EW_PP})"));
+        }
+    }
+    assert!(bad.is_empty(), "published figures not reproduced:\n{}", bad.join("\n"));
+    assert_eq!(daily.text("index_code", 0), "R2000");
+    assert!((0..daily.len()).all(|i| daily.i64("without_price", i) == 0));
+
+    // The basket: the 1675 members priced on 28 June with their holdings sector (11 GICS
+    // sectors); the only snapshot is from 2025, and the weights say so.
+    let weights = Rows { batch: read_dataset(&publish, "rebalance_weights", AS_OF) };
+    let sector_equal: Vec<usize> =
+        (0..weights.len()).filter(|&i| weights.text("scheme", i) == "sector_equal").collect();
+    assert_eq!(sector_equal.len(), 1675);
+    let i = sector_equal[0];
+    assert_eq!((weights.date("rebalance_date", i), weights.i64("sector_count", i)), (date("2024-06-28"), 11));
+    assert_eq!(weights.text("sector_source", i), "holdings 2025-05-13 (after the rebalance date)");
+    let total: f64 = sector_equal.iter().map(|&i| weights.f64("weight", i).unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-12);
 }
 
 /// The golden comparison is not vacuous: moving one input close by 0.5 % makes it fail.
@@ -168,6 +218,10 @@ fn golden_comparison_fails_when_one_input_row_moves() {
     assert_ne!(perturbed, iwm);
     std::fs::write(real.join("yahoo_adjclose/IWM.csv"), perturbed).unwrap();
 
+    // The constituents and holdings as they are (linked, not copied).
+    for folder in ["constituents", "ishares_holdings"] {
+        std::os::unix::fs::symlink(real_data().join(folder), real.join(folder)).unwrap();
+    }
     let pipeline = real_proxies_pipeline(dir.path(), &real);
     exhibits_ok(dir.path(), &["run", "--pipeline", pipeline.to_str().unwrap(), "--as-of", AS_OF], 0);
     let bad = golden_mismatches(&dir.path().join("var/publish"));
@@ -175,4 +229,48 @@ fn golden_comparison_fails_when_one_input_row_moves() {
         bad.iter().any(|b| b.starts_with("exhibit 3 2023-11-14 R2000 %")),
         "a 0.5 % move of the 2023-11-14 IWM close must break the golden figures, got: {bad:?}"
     );
+}
+
+/// The security-level files of ../shared/data/real parse completely, with the counts of its
+/// SOURCES.md: the R2000 price matrix has 147 dates × 1692 tickers; the holdings files 1939,
+/// 1924 and 1024 equity lines (besides cash, money-market and futures lines).
+#[test]
+fn constituent_and_holdings_files_parse_with_the_row_counts_of_sources_md() {
+    use arrow::array::{Array, AsArray};
+    use exhibits_core::pipeline::{Source, SourceFormat};
+    let read = |format: SourceFormat, path: &str| {
+        let source = Source {
+            name: "t".into(),
+            format,
+            path: real_data().join(path),
+            index_id: Some("R2000".into()),
+            basis: None,
+            series_id: None,
+            require_as_of: None,
+        };
+        let read = exhibits_ingest::read_source(&source).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!((read.report.rejected, read.report.accepted), (0, read.report.rows_read), "{path}");
+        read
+    };
+    let distinct = |read: &exhibits_ingest::ReadSource, column: &str| -> usize {
+        let c = read.batch().column_by_name(column).unwrap();
+        let values: std::collections::BTreeSet<String> =
+            (0..c.len()).map(|i| arrow::util::display::array_value_to_string(c, i).unwrap()).collect();
+        values.len()
+    };
+    let matrix = read(
+        SourceFormat::WidePriceMatrix,
+        "constituents/r2000_members_iwm_2025-05-13_adjclose_2024-06-03_2024-12-31.csv",
+    );
+    assert_eq!((distinct(&matrix, "date"), distinct(&matrix, "security_id")), (147, 1692));
+    for (file, equities, lines) in [
+        ("ishares_holdings/IWM_holdings_2025-05-13.csv", 1939, 1944),
+        ("ishares_holdings/IWM_holdings_2026-05-05.csv", 1924, 1929),
+        ("ishares_holdings/IWB_holdings_2026-07-17.csv", 1024, 1029),
+    ] {
+        let h = read(SourceFormat::IsharesHoldings, file);
+        let class = h.batch().column_by_name("asset_class").unwrap().as_string::<i32>();
+        let n = (0..class.len()).filter(|&i| class.value(i) == "Equity").count();
+        assert_eq!((n, h.report.rows_read), (equities, lines), "{file}");
+    }
 }

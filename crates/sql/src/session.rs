@@ -95,6 +95,42 @@ fn session_err(e: datafusion::error::DataFusionError) -> SqlError {
     SqlError::Session(e.strip_backtrace())
 }
 
+/// Makes a model's batches agree with its planned schema. DataFusion 55 can plan a column as
+/// `Utf8` and produce `Utf8View` (e.g. `concat` inside `case`), or plan `coalesce(x, 'lit')` as
+/// not null while the output field says nullable; a `MemTable` refuses such a mismatch. Columns
+/// are cast to the planned type, and a field is nullable when either side says so.
+pub(crate) fn conform(
+    planned: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> datafusion::error::Result<(SchemaRef, Vec<RecordBatch>)> {
+    if batches.iter().all(|b| b.schema().fields() == planned.fields()) {
+        return Ok((planned, batches));
+    }
+    let fields: Vec<Field> = planned
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let nullable = f.is_nullable() || batches.iter().any(|b| b.schema().field(i).is_nullable());
+            f.as_ref().clone().with_nullable(nullable)
+        })
+        .collect();
+    let schema = Arc::new(Schema::new_with_metadata(fields, planned.metadata().clone()));
+    let batches = batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    Ok((schema, batches))
+}
+
 impl ModelSession {
     pub fn new() -> ModelSession {
         let config = SessionConfig::new().with_information_schema(true);
@@ -183,6 +219,18 @@ impl ModelSession {
         self.register_config("periods", batch)
     }
 
+    /// Registers `config.rebalance_dates`: `rebalance_date`, the equal-weight engine's trading
+    /// days on whose close weights are set (empty without a `[rebalance]` section).
+    pub fn register_rebalances(&self, dates: &[NaiveDate]) -> Result<(), SqlError> {
+        let schema = Arc::new(Schema::new(vec![Field::new("rebalance_date", DataType::Date32, false)]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Date32Array::from_iter_values(dates.iter().map(|d| epoch_days(*d))))],
+        )
+        .map_err(|e| SqlError::Session(e.to_string()))?;
+        self.register_config("rebalance_dates", batch)
+    }
+
     fn register_config(&self, name: &str, batch: RecordBatch) -> Result<(), SqlError> {
         let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(session_err)?;
         self.ctx.register_table(TableReference::partial("config", name), Arc::new(table)).map_err(session_err)?;
@@ -241,6 +289,7 @@ impl ModelSession {
             let df = self.ctx.sql(&model.sql).await.map_err(fail)?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await.map_err(fail)?;
+            let (schema, batches) = conform(schema, batches).map_err(fail)?;
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             tracing::info!(model = %model.name, rows, ms = started.elapsed().as_millis() as u64, "model built");
             let table = MemTable::try_new(schema.clone(), vec![batches.clone()]).map_err(fail)?;

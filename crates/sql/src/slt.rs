@@ -103,7 +103,7 @@ impl ModelDb {
         let ctx = self.session.context();
         let df = ctx.sql(&model.sql).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
+        let (schema, batches) = crate::session::conform(schema, df.collect().await?)?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         ctx.deregister_table(name)?;
         ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
