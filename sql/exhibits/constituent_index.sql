@@ -14,6 +14,8 @@
 --                day: a member without a price has no return that day (without_price counts them;
 --                its next return spans the gap), a member that stopped trading (deleted) leaves
 --                the index and the others keep their drifted weights (re-spread pro rata).
+-- Sums are fsum (exactly rounded, so a re-run gives the same bits whatever order the
+-- parallel plan adds rows in).
 -- Levels start at 1000 on the base date (the first rebalance date; for cap, the trading day
 -- before the index's first return) and compound the daily returns (product of 1 + r, multiplied in date order).
 with
@@ -64,10 +66,10 @@ weighted as (
     select
         date,
         index_code,
-        sum(equal_weight * total_growth * total_return) / sum(equal_weight * total_growth) as equal_total,
-        sum(equal_weight * price_growth * price_return) / sum(equal_weight * price_growth) as equal_price,
-        sum(sector_equal_weight * total_growth * total_return) / sum(sector_equal_weight * total_growth) as sector_total,
-        sum(sector_equal_weight * price_growth * price_return) / sum(sector_equal_weight * price_growth) as sector_price,
+        fsum(equal_weight * total_growth * total_return) / fsum(equal_weight * total_growth) as equal_total,
+        fsum(equal_weight * price_growth * price_return) / fsum(equal_weight * price_growth) as equal_price,
+        fsum(sector_equal_weight * total_growth * total_return) / fsum(sector_equal_weight * total_growth) as sector_total,
+        fsum(sector_equal_weight * price_growth * price_return) / fsum(sector_equal_weight * price_growth) as sector_price,
         count(*) as priced
     from held
     group by date, index_code
@@ -78,8 +80,8 @@ cap as (
         date,
         index_code,
         'cap' as scheme,
-        sum(prev_cap * total_return) / sum(prev_cap) as total_return,
-        sum(prev_cap * price_return) / sum(prev_cap) as price_return,
+        fsum(prev_cap * total_return) / fsum(prev_cap) as total_return,
+        fsum(prev_cap * price_return) / fsum(prev_cap) as price_return,
         count(*) as members,
         count(*) as priced,
         0 as without_price

@@ -26,7 +26,7 @@ previous as (
 
 old_weights as (
     select index_code, scheme, rebalance_date, security_id,
-           drifted / sum(drifted) over (partition by index_code, scheme, rebalance_date) as weight
+           drifted / fsum(drifted) over (partition by index_code, scheme, rebalance_date) as weight
     from previous
 ),
 
@@ -61,13 +61,13 @@ final as (
         p.index_code,
         p.scheme,
         p.rebalance_date,
-        sum(abs(p.new_weight - p.old_weight)) / 2 as turnover,
+        fsum(abs(p.new_weight - p.old_weight)) / 2 as turnover,
         max(c.additions) as additions,
         max(c.deletions) as deletions
     from paired as p
     join changes as c on c.index_code = p.index_code and c.rebalance_date = p.rebalance_date
     group by p.index_code, p.scheme, p.rebalance_date
-    having sum(p.old_weight) > 0
+    having fsum(p.old_weight) > 0
 )
 
 select * from final

@@ -21,8 +21,8 @@ final as (
         index_code,
         ticker,
         first_value(sector) as sector,
-        sum(quantity) as quantity,
-        sum(weight_pct) as weight_pct
+        fsum(quantity) as quantity,
+        fsum(weight_pct) as weight_pct
     from equities
     group by as_of, index_code, ticker
 )

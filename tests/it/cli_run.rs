@@ -5,19 +5,28 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{
     Outcome, Rows, copy_dir, dataset_metadata, date, demo_project, exhibits, exhibits_env, partition_file,
-    read_dataset, repo, write_nightly,
+    read_dataset, repo, without_engine, write_nightly,
 };
 
 /// A scratch project: a generated drop, and the repository's nightly pipeline re-pointed at it.
 struct Demo {
     dir: tempfile::TempDir,
+    /// Whether the pipeline keeps the equal-weight engine (constituents source and datasets).
+    engine: bool,
 }
 
 impl Demo {
     fn new() -> Demo {
         let dir = tempfile::tempdir().unwrap();
         demo_project(dir.path());
-        Demo { dir }
+        Demo { dir, engine: false }
+    }
+
+    /// The whole nightly pipeline, equal-weight engine included.
+    fn with_engine() -> Demo {
+        let demo = Demo { engine: true, ..Demo::new() };
+        demo.pipeline_with(|t| t);
+        demo
     }
 
     fn path(&self) -> &Path {
@@ -30,7 +39,7 @@ impl Demo {
 
     /// Writes `nightly.toml` from the repository's, with `edit` applied.
     fn pipeline_with(&self, edit: impl Fn(String) -> String) -> PathBuf {
-        write_nightly(self.path(), edit)
+        write_nightly(self.path(), |t| edit(if self.engine { t } else { without_engine(t) }))
     }
 
     fn run(&self, as_of: &str) -> Outcome {
@@ -49,7 +58,7 @@ fn assert_exit(o: &Outcome, code: i32, status: &str, error_has: &[&str]) {
 
 #[test]
 fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
-    let demo = Demo::new();
+    let demo = Demo::with_engine();
     let run = demo.run("2024-12-31");
     assert_exit(&run, 0, "success", &[]);
     for ds in [
@@ -126,12 +135,17 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
 
 #[test]
 fn rerunning_an_as_of_date_writes_identical_bytes() {
-    let demo = Demo::new();
+    let demo = Demo::with_engine();
     assert_exit(&demo.run("2024-12-31"), 0, "success", &[]);
     let file = partition_file(&demo.publish(), "largest_daily_moves", "2024-12-31");
     let first = std::fs::read(&file).unwrap();
+    let every_dataset = reader_view(&demo.publish());
+    assert!(every_dataset.len() >= 14, "{every_dataset:?}");
     assert_exit(&demo.run("2024-12-31"), 0, "success", &[]);
     assert!(first == std::fs::read(&file).unwrap(), "a re-run must publish the same bytes");
+    // Every dataset, the engine's sums over thousands of securities included (a parallel plan
+    // adds them in any order; fsum rounds once).
+    assert_eq!(reader_view(&demo.publish()), every_dataset, "a re-run must publish the same bytes");
     let files = std::fs::read_dir(file.parent().unwrap()).unwrap().count();
     assert_eq!(files, 1, "no duplicate files in the partition");
 }
@@ -207,7 +221,8 @@ fn bad_rows_are_quarantined_and_the_run_goes_on() {
     std::fs::write(&path, text).unwrap();
     let o = demo.run("2024-12-31");
     assert_exit(&o, 0, "success", &[]);
-    let tsy = &o.summary["inputs"][1];
+    let inputs = o.summary["inputs"].as_array().unwrap();
+    let tsy = inputs.iter().find(|i| i["source"] == "demo_treasury_10y").unwrap();
     assert_eq!(
         (tsy["rows_read"].as_u64(), tsy["accepted"].as_u64(), tsy["rejected"].as_u64()),
         (Some(253), Some(251), Some(2))

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Outcome, Rows, copy_dir, exhibits, exhibits_ok, partition_file, read_dataset, repo};
+use crate::support::{
+    Outcome, Rows, copy_dir, exhibits, exhibits_ok, partition_file, read_dataset, repo, without_engine,
+};
 
 /// A scratch project: `sql/`, `tests/sql/`, `pipelines/nightly.toml` and generated demo data.
 struct Scratch {
@@ -21,9 +23,12 @@ impl Scratch {
         Scratch { dir }
     }
 
+    /// With the demo data, and the pipeline without the equal-weight engine (see
+    /// `support::without_engine`).
     fn with_data() -> Scratch {
         let s = Scratch::new();
         exhibits_ok(s.path(), &["gen", "--scale", "s", "--out", "data/demo"], 0);
+        s.edit("pipelines/nightly.toml", without_engine);
         s
     }
 
@@ -185,8 +190,9 @@ fn check_requires_a_contract_and_an_sql_test_for_every_model() {
 }
 
 /// How many datasets the repository's nightly pipeline publishes.
-fn repo_pipeline_datasets() -> usize {
-    let text = std::fs::read_to_string(repo().join("pipelines/nightly.toml")).unwrap();
+/// How many datasets the scratch copy of the nightly pipeline publishes.
+fn pipeline_datasets(s: &Scratch) -> usize {
+    let text = std::fs::read_to_string(s.file("pipelines/nightly.toml")).unwrap();
     let list = text.split("datasets = [").nth(1).unwrap().split(']').next().unwrap();
     list.split(',').filter(|d| !d.trim().is_empty()).count()
 }
@@ -322,7 +328,7 @@ fn a_failing_data_test_withholds_its_dataset_and_the_rest_is_published() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(s.file("var/publish/manifests/as_of=2024-12-31.json")).unwrap()).unwrap();
     assert_eq!(manifest["withheld"][0]["dataset"], "yield_periods");
-    let listed = repo_pipeline_datasets();
+    let listed = pipeline_datasets(&s);
     assert_eq!(manifest["datasets"].as_array().unwrap().len(), listed - 1);
 }
 
@@ -362,7 +368,7 @@ fn select_publishes_only_the_chosen_datasets() {
     // yields is not downstream of index_levels, so it is not published; it still runs, because
     // trading_day_yields (downstream) reads it.
     assert!(planned.contains(&"yields") && !outputs.contains(&"yields"), "{planned:?} {outputs:?}");
-    assert_eq!(outputs.len(), repo_pipeline_datasets() - 1, "every other published dataset reads index_levels");
+    assert_eq!(outputs.len(), pipeline_datasets(&s) - 1, "every other published dataset reads index_levels");
 
     let o = s.run(&["--select", "nope"]);
     assert_eq!(o.code, 2);

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::servers::{AZURITE_KEY, Azurite, S3_SECRET, S3Server};
-use crate::support::{KillOnDrop, Outcome, copy_dir, gen_demo, outcome, python_env, repo, run_python, write_nightly};
+use crate::support::{
+    KillOnDrop, Outcome, copy_dir, gen_demo, outcome, python_env, repo, run_python, without_engine, write_nightly,
+};
 
 /// Bytes per part of a multipart upload (the publisher's threshold).
 const PART: u64 = 8 * 1024 * 1024;
@@ -119,7 +121,8 @@ fn contract_project(dir: &Path) {
     )
     .unwrap();
     let nightly = write_nightly(dir, |t| {
-        t.replace(&format!("{:?}", repo().join("sql")), &format!("{:?}", dir.join("sql")))
+        without_engine(t)
+            .replace(&format!("{:?}", repo().join("sql")), &format!("{:?}", dir.join("sql")))
             .replace("\"rolling_extremes\",\n]", "\"rolling_extremes\", \"big\",\n]")
             .replace("[publish]\n", "[publish]\nkeep_last = 2\n")
     });

@@ -99,10 +99,28 @@ pub fn gen_demo(dir: &Path) {
     exhibits_ok(dir, &["gen", "--scale", "s", "--out", dir.join("data").to_str().unwrap()], 0);
 }
 
-/// A scratch project in `dir`: the demo drop in `dir/data` and `dir/nightly.toml` pointing at it.
+/// A scratch project in `dir`: the demo drop in `dir/data` and `dir/nightly.toml` pointing at it,
+/// without the equal-weight engine's input (see [`without_engine`]).
 pub fn demo_project(dir: &Path) {
     gen_demo(dir);
-    write_nightly(dir, |t| t);
+    write_nightly(dir, without_engine);
+}
+
+/// The nightly pipeline's text without the constituents source and the engine's datasets: for
+/// tests about ingest, publishing and scheduling, which need not compute indexes from 0.76
+/// million constituent rows on every run (the engine has its own tests, engine.rs, and the
+/// nightly demo test runs the whole pipeline).
+pub fn without_engine(text: String) -> String {
+    let source = "[[sources]]\n# Daily constituents";
+    let datasets = "    \"constituent_index\", \"rebalance_weights\", \"rebalance_turnover\", \"cap_vs_equal\", \"cap_vs_equal_periods\",\n";
+    let start = text.find(source).expect("the nightly pipeline has the constituents source");
+    let end = start + text[start..].find("\n\n").expect("a blank line after the source") + 2;
+    let out = format!("{}{}", &text[..start], &text[end..]).replace(datasets, "");
+    assert!(
+        !out.contains("canonical_constituents") && !out.contains("\"constituent_index\""),
+        "the engine is out of the pipeline:\n{out}"
+    );
+    out
 }
 
 /// Writes `dir/nightly.toml`: the repository's nightly pipeline, reading the repository's `sql/`

@@ -1,5 +1,11 @@
 //! Functions plain SQL lacks, registered in every session that runs models.
 //!
+//! `fsum(x)`: the sum of the non-null values, exactly rounded (Shewchuk's algorithm, as Python's
+//! `math.fsum`): the same bits whatever order the rows arrive in. DataFusion's `sum` over a
+//! parallel plan adds partial sums in the order threads finish, so a re-run could differ in the
+//! last bit and a published file would not be the same bytes; the engine's weighted sums use
+//! `fsum`. Also a window function.
+//!
 //! `product(x)`: the product of the non-null values of a group (NULL when there are none), for
 //! compounding returns: `product(1 + ret) - 1`. Also a window function:
 //! `product(1 + ret) over (partition by … order by date rows between unbounded preceding and 1 preceding)`
@@ -9,7 +15,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, Volatility, create_udaf};
 
@@ -23,6 +29,126 @@ pub fn product() -> AggregateUDF {
         Arc::new(|_| Ok(Box::new(Product::default()))),
         Arc::new(vec![DataType::Float64]),
     )
+}
+
+/// The `fsum` aggregate.
+pub fn fsum() -> AggregateUDF {
+    create_udaf(
+        "fsum",
+        vec![DataType::Float64],
+        Arc::new(DataType::Float64),
+        Volatility::Immutable,
+        Arc::new(|_| Ok(Box::new(ExactSum::default()))),
+        Arc::new(vec![DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))]),
+    )
+}
+
+/// The exact sum of the values seen, as non-overlapping partials in increasing magnitude; the
+/// non-finite values (if any) are summed apart.
+#[derive(Debug, Default)]
+struct ExactSum {
+    partials: Vec<f64>,
+    non_finite: Option<f64>,
+    seen: bool,
+}
+
+impl ExactSum {
+    fn add(&mut self, mut x: f64) {
+        self.seen = true;
+        if !x.is_finite() {
+            self.non_finite = Some(self.non_finite.unwrap_or(0.0) + x);
+            return;
+        }
+        let mut i = 0;
+        for j in 0..self.partials.len() {
+            let mut y = self.partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                self.partials[i] = lo;
+                i += 1;
+            }
+            x = hi;
+        }
+        self.partials.truncate(i);
+        self.partials.push(x);
+    }
+
+    /// The partials' sum rounded once (CPython's `math_fsum`, half-even across partials).
+    fn value(&self) -> Option<f64> {
+        if !self.seen {
+            return None;
+        }
+        let p = &self.partials;
+        let mut n = p.len();
+        let mut hi = 0.0;
+        if n > 0 {
+            n -= 1;
+            hi = p[n];
+            let mut lo = 0.0;
+            while n > 0 {
+                let x = hi;
+                n -= 1;
+                let y = p[n];
+                hi = x + y;
+                lo = y - (hi - x);
+                if lo != 0.0 {
+                    break;
+                }
+            }
+            if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
+                let y = lo * 2.0;
+                let x = hi + y;
+                if y == x - hi {
+                    hi = x;
+                }
+            }
+        }
+        Some(self.non_finite.map_or(hi, |v| v + hi))
+    }
+}
+
+impl Accumulator for ExactSum {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        for v in values[0].as_primitive::<Float64Type>().iter().flatten() {
+            self.add(v);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(self.value()))
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.partials.capacity() * size_of::<f64>()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        // The partials, and the non-finite sum as one more value: re-adding them is exact.
+        let mut values: Vec<ScalarValue> = self.partials.iter().map(|v| ScalarValue::Float64(Some(*v))).collect();
+        values.extend(self.non_finite.map(|v| ScalarValue::Float64(Some(v))));
+        if !self.seen {
+            return Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(&[], &DataType::Float64))]);
+        }
+        if values.is_empty() {
+            values.push(ScalarValue::Float64(Some(0.0)));
+        }
+        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Float64))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists = states[0].as_list::<i32>();
+        for list in lists.iter().flatten() {
+            for v in list.as_primitive::<Float64Type>().iter().flatten() {
+                self.add(v);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +185,55 @@ impl Accumulator for Product {
 mod tests {
     use datafusion::arrow::array::Array;
     use datafusion::prelude::SessionContext;
+
+    #[test]
+    fn fsum_is_exactly_rounded_in_any_order() {
+        use datafusion::logical_expr::Accumulator;
+        let values = [1e16, 1.0, -1e16, 0.1, 0.2, 0.3, 1e-3, 3.0e15, -3.0e15];
+        let sum = |order: &[usize]| {
+            let mut s = super::ExactSum::default();
+            for &i in order {
+                s.add(values[i]);
+            }
+            s.evaluate().unwrap()
+        };
+        // Exactly: 1 + 0.1 + 0.2 + 0.3 + 0.001 = 1.601 (rounded once); a plain left-to-right sum
+        // is not (1e16 + 1 loses the 1).
+        let forward: Vec<usize> = (0..values.len()).collect();
+        let backward: Vec<usize> = forward.iter().rev().copied().collect();
+        assert_eq!(sum(&forward), datafusion::common::ScalarValue::Float64(Some(1.601)));
+        assert_eq!(sum(&forward), sum(&backward));
+        assert_ne!(values.iter().sum::<f64>(), 1.601);
+        // Merged from two halves (as a parallel plan does): the same bits.
+        let (mut a, mut b) = (super::ExactSum::default(), super::ExactSum::default());
+        values[..4].iter().for_each(|v| a.add(*v));
+        values[4..].iter().for_each(|v| b.add(*v));
+        a.merge_batch(&b.state().unwrap().iter().map(|s| s.to_array().unwrap()).collect::<Vec<_>>()).unwrap();
+        assert_eq!(a.evaluate().unwrap(), datafusion::common::ScalarValue::Float64(Some(1.601)));
+        assert_eq!(super::ExactSum::default().evaluate().unwrap(), datafusion::common::ScalarValue::Float64(None));
+    }
+
+    #[tokio::test]
+    async fn fsum_is_an_aggregate_and_a_window_function() {
+        let ctx = SessionContext::new();
+        ctx.register_udaf(super::fsum());
+        let sql = "select g, fsum(x) as s, fsum(x) over () as total from (values (1, 0.1), (1, 0.2), (2, null), (3, 1e100), (3, 1.0), (3, -1e100)) \
+                   as t(g, x) group by g, x order by g, x";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        // fsum(x) over () sums the whole input exactly: 0.1 + 0.2 + 1 = 1.3 (1e100 cancels).
+        assert!(text.contains("| 1.3 "), "{text}");
+        let sql = "select g, fsum(x) as s from (values (1, 0.1), (1, 0.2), (2, null), (3, 1e100), (3, 1.0), (3, -1e100)) \
+                   as t(g, x) group by g order by g";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        assert!(
+            text.contains("| 1 | 0.30000000000000004 |")
+                && text.contains("| 2 |                     |")
+                && text.contains("| 3 | 1.0 "),
+            "{text}"
+        );
+    }
 
     #[tokio::test]
     async fn product_multiplies_non_null_values_per_group_and_over_a_window() {
