@@ -76,6 +76,7 @@ fn nightly_demo_publishes_exhibits_that_match_the_generated_levels() {
         "rebalance_turnover",
         "cap_vs_equal",
         "cap_vs_equal_periods",
+        "membership_changes",
     ] {
         assert!(run.summary["datasets"][ds].as_u64().unwrap() > 0, "{ds}: {}", run.summary);
     }

@@ -347,6 +347,7 @@ fn engine_agrees_with_a_plain_loop_on_a_small_universe() {
 /// reproduces the generator's own index levels (`data/index_levels.csv`, computed by the
 /// generator's loop as it writes the rows): R1000 and R2000 cap-weighted, R1000_EW and R2000_EW
 /// sector-equal rebalanced on the first trading day of each quarter; price and total return.
+/// Exhibit 7 between the baskets of 1 April and 1 July matches the rows of those days.
 pub fn assert_engine_matches_generator(project: &Path, publish: &Path, as_of: &str) {
     let csv = std::fs::read_to_string(project.join("data/index_levels.csv")).unwrap();
     let mut generated: HashMap<(String, NaiveDate), (f64, f64)> = HashMap::new();
@@ -386,6 +387,34 @@ pub fn assert_engine_matches_generator(project: &Path, publish: &Path, as_of: &s
         ]),
         "every generated day of the four indexes (worst relative difference {worst:e})"
     );
+    // Exhibit 7: the baskets of 1 April and 1 July 2024, from the rows of those days.
+    let rows = std::fs::read_to_string(project.join("data/constituents_2024.csv")).unwrap();
+    let mut basket: [BTreeMap<String, String>; 2] = Default::default();
+    for line in rows.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let side = match f[0] {
+            "2024-04-01" => 0,
+            "2024-07-01" => 1,
+            _ => continue,
+        };
+        basket[side].insert(f[2].to_string(), f[4].to_string());
+    }
+    let mut want: BTreeSet<(String, String)> = BTreeSet::new();
+    for (ticker, code) in &basket[0] {
+        match basket[1].get(ticker) {
+            None => want.insert((ticker.clone(), "deletion".into())),
+            Some(to) if to != code => want.insert((ticker.clone(), "migration".into())),
+            Some(_) => false,
+        };
+    }
+    want.extend(basket[1].keys().filter(|t| !basket[0].contains_key(*t)).map(|t| (t.clone(), "addition".to_string())));
+    let changes = Rows { batch: read_dataset(publish, "membership_changes", as_of) };
+    let got: BTreeSet<(String, String)> =
+        (0..changes.len()).map(|i| (changes.text("ticker", i), changes.text("change", i))).collect();
+    assert_eq!(got.len(), changes.len());
+    assert_eq!(got, want);
+    assert!(want.iter().filter(|(_, c)| c == "migration").count() > 10, "the June reconstitution moves securities");
+
     // Exhibit 5 shows the delivered EW series beside the engine's: they track to rounding.
     let ex5 = Rows { batch: read_dataset(publish, "cap_vs_equal", as_of) };
     assert_eq!(ex5.len(), 2 * (days - 1));

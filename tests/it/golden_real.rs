@@ -5,6 +5,7 @@
 //! Tolerances (SPEC §4): 0.15 pp daily returns, 0.25 pp period returns and differences, 0.1 bp
 //! daily yield changes, 1 bp period yield changes.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::support::{Rows, date, exhibits_ok, read_dataset, real_data, repo, write_pipeline};
@@ -125,8 +126,9 @@ const EW_PP: f64 = 0.5;
 /// 28 June close): 2.0 % and 9.6 %. Exhibit 1's custom window and exhibit 2's rebased series
 /// must both show them; exhibit 5's datasets show the R2000 beside the engine's sector-equal
 /// R2000 (weights set at the 28 June close from the IWM members file and holdings sectors).
+/// Exhibit 7 compares the IWM holdings of 2025 with the IWM and IWB holdings of 2026.
 #[test]
-fn real_proxies_reproduce_the_july_2024_returns_of_exhibits_1_2_and_5() {
+fn real_proxies_reproduce_exhibits_1_2_5_and_7() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = real_proxies_pipeline(dir.path(), &real_data());
     exhibits_ok(dir.path(), &["run", "--pipeline", pipeline.to_str().unwrap(), "--as-of", AS_OF], 0);
@@ -195,6 +197,37 @@ fn real_proxies_reproduce_the_july_2024_returns_of_exhibits_1_2_and_5() {
     assert_eq!(weights.text("sector_source", i), "holdings 2025-05-13 (after the rebalance date)");
     let total: f64 = sector_equal.iter().map(|&i| weights.f64("weight", i).unwrap()).sum();
     assert!((total - 1.0).abs() < 1e-12);
+
+    // Exhibit 7 from the three holdings files, against plain set arithmetic on their lines.
+    let equities = |file: &str| -> BTreeSet<String> {
+        let text = std::fs::read_to_string(real_data().join("ishares_holdings").join(file)).unwrap();
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.trim_matches('"').split("\",\"").collect();
+                (f.len() == 15 && f[3] == "Equity" && f[0] != "-").then(|| f[0].to_string())
+            })
+            .collect()
+    };
+    let (r2000_2025, r2000_2026) = (equities("IWM_holdings_2025-05-13.csv"), equities("IWM_holdings_2026-05-05.csv"));
+    let r1000_2026 = equities("IWB_holdings_2026-07-17.csv");
+    let changes = Rows { batch: read_dataset(&publish, "membership_changes", AS_OF) };
+    let published = |change: &str| -> BTreeSet<String> {
+        (0..changes.len()).filter(|&i| changes.text("change", i) == change).map(|i| changes.text("ticker", i)).collect()
+    };
+    let migrated: BTreeSet<String> = r2000_2025.intersection(&r1000_2026).cloned().collect();
+    let deleted: BTreeSet<String> =
+        r2000_2025.iter().filter(|t| !r2000_2026.contains(*t) && !r1000_2026.contains(*t)).cloned().collect();
+    let added: BTreeSet<String> = r2000_2026.difference(&r2000_2025).cloned().collect();
+    assert_eq!(published("migration"), migrated);
+    assert_eq!(published("deletion"), deleted);
+    assert_eq!(published("addition"), added);
+    assert!(
+        migrated.len() > 20 && deleted.len() > 100 && added.len() > 100,
+        "{} {} {}",
+        migrated.len(),
+        deleted.len(),
+        added.len()
+    );
 }
 
 /// The golden comparison is not vacuous: moving one input close by 0.5 % makes it fail.

@@ -112,7 +112,7 @@ pub fn demo_project(dir: &Path) {
 /// nightly demo test runs the whole pipeline).
 pub fn without_engine(text: String) -> String {
     let source = "[[sources]]\n# Daily constituents";
-    let datasets = "    \"constituent_index\", \"rebalance_weights\", \"rebalance_turnover\", \"cap_vs_equal\", \"cap_vs_equal_periods\",\n";
+    let datasets = "    \"constituent_index\", \"rebalance_weights\", \"rebalance_turnover\", \"cap_vs_equal\", \"cap_vs_equal_periods\", \"membership_changes\",\n";
     let start = text.find(source).expect("the nightly pipeline has the constituents source");
     let end = start + text[start..].find("\n\n").expect("a blank line after the source") + 2;
     let out = format!("{}{}", &text[..start], &text[end..]).replace(datasets, "");
