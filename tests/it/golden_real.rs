@@ -112,6 +112,35 @@ fn real_proxies_reproduce_published_exhibits_3_and_4() {
     assert!((rel.f64("relative_return_pp", i).unwrap() - (chained_r1000 - chained_r2000)).abs() < 0.5);
     assert_eq!(rel.date("date", 0), date("2023-06-30"));
     assert_eq!(rel.f64("relative_return_pp", 0), Some(0.0));
+
+    // Periods proposed from ^TNX's turning points (25 bp, 20 sessions, month ends), beside the
+    // published ones. The first three match; the published table then splits the falling-yield
+    // stretch 30 April → 23 July at 28 June (a quarter end, exhibit 5's base date), which is no
+    // turning point: from the 4.71 % peak of 25 April the yield fell to 4.22 % (14 June), rose
+    // 25 bp to 4.47 % (1 July) and fell to 4.15 % (17 July); the July low undercuts the June one,
+    // so the zigzag sees one falling trend, and its low, 4 sessions before the window's end,
+    // would move to 31 July, outside the window.
+    let proposals = Rows { batch: read_dataset(&publish, "yield_period_proposals", AS_OF) };
+    println!("proposed from ^TNX turning points        | published (SPEC §4)");
+    for i in 0..proposals.len().max(PUBLISHED_PERIODS.len()) {
+        let left = (i < proposals.len()).then(|| {
+            format!(
+                "{} → {} {:>7.1} bp",
+                proposals.date("start_date", i),
+                proposals.date("end_date", i),
+                proposals.f64("yield_change_bp", i).unwrap()
+            )
+        });
+        let right = PUBLISHED_PERIODS.get(i).map(|p| format!("{} → {} {:>7.1} bp", p.0, p.1, p.5));
+        println!("{:<40} | {}", left.unwrap_or_default(), right.unwrap_or_default());
+    }
+    let bounds: Vec<String> = (0..proposals.len()).map(|i| proposals.date("end_date", i).to_string()).collect();
+    assert_eq!(bounds, ["2023-10-31", "2023-12-29", "2024-04-30", "2024-07-23"]);
+    assert_eq!(proposals.date("start_date", 0), date("2023-06-30"));
+    for (i, published) in PUBLISHED_PERIODS.iter().take(3).enumerate() {
+        let got = proposals.f64("yield_change_bp", i).unwrap();
+        assert!((got - published.5).abs() <= PERIOD_BP, "proposed period {i}: {got} bp, published {}", published.5);
+    }
 }
 
 /// Exhibit 5 as published (R1000, R1000 EW, R2000, R2000 EW, %): the R2000 rows. The R1000

@@ -137,6 +137,7 @@ impl ModelSession {
         let ctx = SessionContext::new_with_config(config);
         ctx.register_udaf(crate::udf::product());
         ctx.register_udaf(crate::udf::fsum());
+        ctx.register_udwf(crate::udf::turning_points());
         let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
         for schema in ["lake", "config"] {
             catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new())).expect("schemas can be registered");

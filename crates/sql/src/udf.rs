@@ -14,10 +14,14 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::FieldRef;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{Accumulator, AggregateUDF, Volatility, create_udaf};
+use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl, create_udaf,
+};
 
 /// The `product` aggregate.
 pub fn product() -> AggregateUDF {
@@ -255,5 +259,140 @@ mod tests {
         let g = batches[0].column(1).as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().unwrap();
         // Row 1 has no preceding row; then 1.1; then 1.1 * 1.2.
         assert_eq!((g.is_null(0), g.value(1), g.value(2)), (true, 1.1, 1.1 * 1.2));
+    }
+}
+
+/// `turning_points(value, min_move, min_sessions) over (partition by … order by date)`: the
+/// turning points of a series' trend (a zigzag), as `'start'`, `'peak'`, `'trough'`, `'end'` on
+/// their rows and NULL elsewhere. A peak is confirmed once the value has fallen `min_move` (in
+/// the value's unit) below it, a trough once it has risen `min_move` above it, and only if the
+/// swing into it lasted at least `min_sessions` rows; a move past the last turning point before
+/// that extends the previous swing instead. The first and last rows are the start and end.
+/// Sequential by nature, hence a window function rather than SQL.
+pub fn turning_points() -> WindowUDF {
+    WindowUDF::from(TurningPoints { signature: Signature::any(3, Volatility::Immutable) })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TurningPoints {
+    signature: Signature,
+}
+
+impl WindowUDFImpl for TurningPoints {
+    fn name(&self) -> &str {
+        "turning_points"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn partition_evaluator(&self, _args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
+        Ok(Box::new(TurningPointsEvaluator))
+    }
+
+    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(field_args.name(), DataType::Utf8, true)))
+    }
+}
+
+#[derive(Debug)]
+struct TurningPointsEvaluator;
+
+impl PartitionEvaluator for TurningPointsEvaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        let as_f64 = |a: &ArrayRef| datafusion::arrow::compute::cast(a, &DataType::Float64);
+        let series = as_f64(&values[0])?;
+        let series = series.as_primitive::<Float64Type>();
+        let first = |a: &ArrayRef| -> Result<f64> {
+            let a = as_f64(a)?;
+            let a = a.as_primitive::<Float64Type>();
+            match a.is_empty() || a.is_null(0) {
+                true => datafusion::common::plan_err!("turning_points: min_move and min_sessions must not be null"),
+                false => Ok(a.value(0)),
+            }
+        };
+        let (min_move, min_sessions) = (first(&values[1])?, first(&values[2])? as usize);
+        let points: Vec<(usize, f64)> = series.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i, v))).collect();
+        let mut kinds: Vec<Option<&str>> = vec![None; num_rows];
+        for (k, kind) in zigzag(&points.iter().map(|p| p.1).collect::<Vec<_>>(), min_move, min_sessions) {
+            kinds[points[k].0] = Some(kind);
+        }
+        Ok(Arc::new(kinds.into_iter().collect::<datafusion::arrow::array::StringArray>()))
+    }
+}
+
+/// The turning points of `v` (positions and kinds); see [`turning_points`].
+fn zigzag(v: &[f64], min_move: f64, min_sessions: usize) -> Vec<(usize, &'static str)> {
+    if v.is_empty() {
+        return Vec::new();
+    }
+    // pivots[0] is the start; the others alternate peaks and troughs.
+    let mut pivots = vec![0usize];
+    let mut dir = 0i8; // +1 rising from the last pivot, -1 falling, 0 not yet known
+    let mut ext = 0usize; // the extreme of the current swing
+    for k in 1..v.len() {
+        let p = *pivots.last().expect("the start");
+        let up = |a: f64, b: f64| if dir >= 0 { a - b } else { b - a }; // move in the swing's direction
+        if dir == 0 {
+            if (v[k] - v[p]).abs() >= min_move {
+                dir = if v[k] > v[p] { 1 } else { -1 };
+                ext = k;
+            }
+        } else if up(v[k], v[ext]) > 0.0 {
+            ext = k;
+        } else if up(v[ext], v[k]) >= min_move && ext - p >= min_sessions {
+            pivots.push(ext);
+            dir = -dir;
+            ext = k;
+        } else if up(v[p], v[k]) > 0.0 {
+            // Past the last turning point the other way: the previous swing was not over.
+            if pivots.len() > 1 {
+                *pivots.last_mut().expect("a pivot") = k;
+                ext = k;
+            } else if up(v[p], v[k]) >= min_move {
+                dir = -dir;
+                ext = k;
+            }
+        }
+    }
+    let last = v.len() - 1;
+    if *pivots.last().expect("the start") != last {
+        pivots.push(last);
+    }
+    let n = pivots.len();
+    pivots
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            let kind = match i {
+                0 => "start",
+                i if i == n - 1 => "end",
+                _ if v[k] >= v[pivots[i - 1]] => "peak",
+                _ => "trough",
+            };
+            (k, kind)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod zigzag_tests {
+    use super::zigzag;
+
+    #[test]
+    fn swings_of_the_minimum_move_and_length_become_turning_points() {
+        // Up 5 over 4 rows, down 4 over 3, up again: with a minimum move of 2 and length 2,
+        // a peak at 4 and a trough at 7.
+        let v = [0.0, 1.0, 2.0, 3.0, 5.0, 4.0, 2.0, 1.0, 3.0, 4.0];
+        assert_eq!(zigzag(&v, 2.0, 2), [(0, "start"), (4, "peak"), (7, "trough"), (9, "end")]);
+        // A dip smaller than the minimum move is no turning point.
+        assert_eq!(zigzag(&v, 4.5, 2), [(0, "start"), (9, "end")]);
+        // A swing shorter than the minimum length is not confirmed: the drop after the 1-row
+        // rise to 3 extends the fall from the start.
+        let v = [5.0, 2.0, 4.0, 1.0, 0.0, 3.0, 4.0];
+        assert_eq!(zigzag(&v, 2.0, 2), [(0, "start"), (4, "trough"), (6, "end")]);
+        assert_eq!(zigzag(&v, 2.0, 1), [(0, "start"), (1, "trough"), (2, "peak"), (4, "trough"), (6, "end")]);
+        assert_eq!(zigzag(&[], 1.0, 1), []);
     }
 }
