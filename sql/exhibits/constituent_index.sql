@@ -31,8 +31,14 @@ blocks as (
     group by c.date
 ),
 
-last_seen as (
-    select security_id, max(date) as last_date from security_returns group by security_id
+-- members that stopped trading (deleted), per basket and last trading day
+stopped as (
+    select m.rebalance_date, m.index_code, l.last_date, count(*) as n
+    from rebalance_members as m
+    join (select security_id, max(date) as last_date from security_returns group by security_id) as l
+      on l.security_id = m.security_id
+    where m.next_rebalance_date is null or l.last_date < m.next_rebalance_date
+    group by m.rebalance_date, m.index_code, l.last_date
 ),
 
 held as (
@@ -53,13 +59,15 @@ held as (
 basket as (
     select
         b.date,
-        m.index_code,
-        count(*) as members,
-        count(*) filter (where l.last_date < b.date) as deleted
+        k.index_code,
+        max(k.members) as members,
+        coalesce(sum(st.n), 0) as deleted
     from blocks as b
-    join rebalance_members as m on m.rebalance_date = b.rebalance_date
-    join last_seen as l on l.security_id = m.security_id
-    group by b.date, m.index_code
+    join (select distinct rebalance_date, index_code, members from rebalance_members) as k
+      on k.rebalance_date = b.rebalance_date
+    left join stopped as st
+      on st.rebalance_date = b.rebalance_date and st.index_code = k.index_code and st.last_date < b.date
+    group by b.date, k.index_code
 ),
 
 weighted as (

@@ -12,7 +12,15 @@ fn the_bench_workload_agrees_with_duckdb_and_the_literal_reference() {
     let models = repo().join("pipelines/bench");
     let o = exhibits_ok(
         dir.path(),
-        &["bench", data.to_str().unwrap(), ours.to_str().unwrap(), "--models", models.to_str().unwrap()],
+        &[
+            "bench",
+            data.to_str().unwrap(),
+            ours.to_str().unwrap(),
+            "--models",
+            models.to_str().unwrap(),
+            "--engine-models",
+            repo().join("sql").to_str().unwrap(),
+        ],
         0,
     );
     assert_eq!(o.summary["ingest"]["rows"], 755_802, "{}", o.stdout);

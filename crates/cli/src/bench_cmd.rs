@@ -4,7 +4,8 @@
 //!
 //! - ingest: `DATA/constituents_*.csv` → `OUT/parquet/year=YYYY/part-0.parquet` (zstd), and
 //!   `DATA/treasury_10y.csv` → `OUT/treasury_10y.parquet` (exhibits-ingest);
-//! - compute and report: the SQL models in `pipelines/bench/` (exhibits-sql's bench driver).
+//! - compute: the product's equal-weight engine (`sql/`), report: the SQL models in
+//!   `pipelines/bench/` (exhibits-sql's bench driver).
 
 use std::path::PathBuf;
 
@@ -44,10 +45,14 @@ pub(crate) struct BenchArgs {
     /// Folder of the workload's SQL models.
     #[arg(long, default_value = "pipelines/bench", env = "EXHIBITS_BENCH_MODELS")]
     models: PathBuf,
+    /// Folder of the product's models, whose equal-weight engine computes the indexes.
+    #[arg(long, default_value = "sql", env = "EXHIBITS_MODELS")]
+    engine_models: PathBuf,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> Result<serde_json::Value, Failure> {
     let mut summary = json!({ "peer": "exhibits", "data_dir": args.data.display().to_string() });
+    let models = exhibits_sql::bench::Models { bench: &args.models, engine: &args.engine_models };
     for step in [Step::Ingest, Step::Compute, Step::Report] {
         if args.step != step && args.step != Step::All {
             continue;
@@ -55,8 +60,8 @@ pub(crate) async fn run(args: BenchArgs) -> Result<serde_json::Value, Failure> {
         let started = std::time::Instant::now();
         let rows = match step {
             Step::Ingest => json!({ "rows": ingest(&args)? }),
-            Step::Compute => rows(exhibits_sql::bench::compute(&args.models, &args.out).await?),
-            _ => rows(exhibits_sql::bench::report(&args.models, &args.out).await?),
+            Step::Compute => rows(exhibits_sql::bench::compute(&models, &args.out).await?),
+            _ => rows(exhibits_sql::bench::report(&models, &args.out).await?),
         };
         let name = step.name();
         tracing::info!(step = name, seconds = started.elapsed().as_secs_f64(), "done");
