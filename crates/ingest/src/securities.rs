@@ -221,28 +221,27 @@ pub(crate) fn wide(
         lines += 1;
         let cells: Vec<usize> = (1..rec.len()).filter(|i| text(rec, *i).is_some()).collect();
         // A line that cannot be placed rejects each of its values (or itself, when it has none).
-        let line_fault = if rec.len() != names.len() {
-            Some((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())))
+        let placed: Result<NaiveDate, FieldError> = if rec.len() != names.len() {
+            Err((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())))
         } else {
-            match parse_date(&names, rec, 0) {
-                Err(e) => Some(e),
-                Ok(date) => first_line_of
-                    .get(&date)
-                    .map(|first| (names[0].clone(), format!("duplicate of line {first} ({date})")))
-                    .or_else(|| {
-                        first_line_of.insert(date, line);
-                        None
-                    }),
+            parse_date(&names, rec, 0).and_then(|date| match first_line_of.get(&date) {
+                Some(first) => Err((names[0].clone(), format!("duplicate of line {first} ({date})"))),
+                None => {
+                    first_line_of.insert(date, line);
+                    Ok(date)
+                }
+            })
+        };
+        let date = match placed {
+            Ok(date) => date,
+            Err((column, reason)) => {
+                for _ in 0..cells.len().max(1) {
+                    rows_read += 1;
+                    reject(&mut rejected, line, column.clone(), raw_text(rec), reason.clone());
+                }
+                return true;
             }
         };
-        if let Some((column, reason)) = line_fault {
-            for _ in 0..cells.len().max(1) {
-                rows_read += 1;
-                reject(&mut rejected, line, column.clone(), raw_text(rec), reason.clone());
-            }
-            return true;
-        }
-        let date = parse_date(&names, rec, 0).expect("checked above");
         for i in cells {
             rows_read += 1;
             let value = parse_number(&names, rec, i, true)
