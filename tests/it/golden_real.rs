@@ -309,6 +309,7 @@ fn constituent_and_holdings_files_parse_with_the_row_counts_of_sources_md() {
             basis: None,
             series_id: None,
             require_as_of: None,
+            column: None,
         };
         let read = exhibits_ingest::read_source(&source).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!((read.report.rejected, read.report.accepted), (0, read.report.rows_read), "{path}");
@@ -335,4 +336,57 @@ fn constituent_and_holdings_files_parse_with_the_row_counts_of_sources_md() {
         let n = (0..class.len()).filter(|&i| class.value(i) == "Equity").count();
         assert_eq!((n, h.report.rows_read), (equities, lines), "{file}");
     }
+}
+
+/// The FRED and Treasury yield files of ../shared/data/real parse with the counts of its
+/// SOURCES.md (days without an observation are quarantined, not lost), and two independent
+/// publications of the 10-year yield agree: FRED's DGS10 equals the Treasury par curve's 10 Yr
+/// on every common day of July 2023 – December 2024 (359 days, SOURCES.md).
+#[test]
+fn fred_and_treasury_files_parse_with_the_counts_of_sources_md_and_agree() {
+    use arrow::array::AsArray;
+    use exhibits_core::pipeline::{Source, SourceFormat};
+    let read = |format: SourceFormat, path: &str| {
+        let source = Source {
+            name: "t".into(),
+            format,
+            path: real_data().join(path),
+            index_id: None,
+            basis: None,
+            series_id: Some("UST10Y".into()),
+            require_as_of: None,
+            column: None,
+        };
+        let read = exhibits_ingest::read_source(&source).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(read.report.accepted + read.report.rejected, read.report.rows_read, "{path}");
+        read
+    };
+    let counts = |r: &exhibits_ingest::ReadSource| (r.report.rows_read, r.report.rejected);
+    let legacy = read(SourceFormat::Fred, "fred/DGS10_1962_2021_legacy_format.csv");
+    assert_eq!(counts(&legacy), (15395, 659), "15395 rows, 659 written '.'");
+    let current = read(SourceFormat::Fred, "fred/DGS10_2021_2026_fredgraph_format.csv");
+    assert_eq!(counts(&current), (1305, 55), "1305 rows, 55 blank");
+    let iso = read(SourceFormat::TreasuryParCurve, "treasury/par_yield_curve_2021_2025_isodate.csv");
+    assert_eq!(counts(&iso), (1115, 0));
+    let original = read(SourceFormat::TreasuryParCurve, "treasury/par_yield_curve_2023_jan_sep_original_format.csv");
+    assert_eq!(counts(&original), (169, 0));
+    assert!(current.rejected().iter().all(|r| r.reason.starts_with("no observation that day")));
+
+    let by_date = |r: &exhibits_ingest::ReadSource| -> std::collections::BTreeMap<i32, f64> {
+        let b = r.batch();
+        let d = b.column_by_name("date").unwrap().as_primitive::<arrow::datatypes::Date32Type>();
+        let y = b.column_by_name("yield_pct").unwrap().as_primitive::<arrow::datatypes::Float64Type>();
+        (0..b.num_rows()).map(|i| (d.value(i), y.value(i))).collect()
+    };
+    let (fred, tsy) = (by_date(&current), by_date(&iso));
+    let (from, to) = (
+        exhibits_core::calendar::epoch_days(date("2023-07-01")),
+        exhibits_core::calendar::epoch_days(date("2024-12-31")),
+    );
+    let common: Vec<i32> = fred.keys().filter(|d| (from..=to).contains(*d) && tsy.contains_key(*d)).copied().collect();
+    assert_eq!(common.len(), 359);
+    assert!(common.iter().all(|d| fred[d] == tsy[d]), "DGS10 and the par curve's 10 Yr differ");
+    // The untouched MM/DD/YYYY file agrees with the ISO one where they overlap (2023).
+    let old = by_date(&original);
+    assert!(old.iter().all(|(d, y)| tsy.get(d) == Some(y)), "the two Treasury layouts disagree");
 }

@@ -78,6 +78,13 @@ pub enum SourceFormat {
     /// An iShares "Detailed Holdings and Analytics" download: a membership, sector and shares
     /// snapshot of the fund's index.
     IsharesHoldings,
+    /// A FRED series download: `DATE,<SERIES>` (legacy, `.` for no observation) or
+    /// `observation_date,<SERIES>` (current, an empty cell), in percent.
+    Fred,
+    /// The US Treasury Daily Par Yield Curve CSV: `Date,"1 Mo",…,"10 Yr",…` (ISO or MM/DD/YYYY
+    /// dates, newest first, tenor columns varying by year); `column` picks the tenor
+    /// (default `10 Yr`).
+    TreasuryParCurve,
 }
 
 impl SourceFormat {
@@ -91,6 +98,8 @@ impl SourceFormat {
             SourceFormat::CanonicalConstituents => "canonical_constituents",
             SourceFormat::WidePriceMatrix => "wide_price_matrix",
             SourceFormat::IsharesHoldings => "ishares_holdings",
+            SourceFormat::Fred => "fred",
+            SourceFormat::TreasuryParCurve => "treasury_par_curve",
         }
     }
 
@@ -98,7 +107,10 @@ impl SourceFormat {
     pub fn table(self) -> &'static str {
         match self {
             SourceFormat::CanonicalIndexLevels | SourceFormat::YahooClose => "index_levels",
-            SourceFormat::CanonicalYields | SourceFormat::YahooYield => "yields",
+            SourceFormat::CanonicalYields
+            | SourceFormat::YahooYield
+            | SourceFormat::Fred
+            | SourceFormat::TreasuryParCurve => "yields",
             SourceFormat::CanonicalConstituents | SourceFormat::WidePriceMatrix => "constituents",
             SourceFormat::IsharesHoldings => "holdings",
         }
@@ -130,6 +142,8 @@ pub struct Source {
     pub basis: Option<ReturnBasis>,
     /// For yield formats: the series id the rows get.
     pub series_id: Option<String>,
+    /// For a multi-column file (the Treasury par curve): the column to read (default `10 Yr`).
+    pub column: Option<String>,
     /// Whether the file must reach the last trading day on or before the as-of date for the
     /// run to proceed (exit 99 otherwise). Defaults to true for index levels, false for yields
     /// (bond and equity holidays differ), true for constituent prices, false for holdings
@@ -378,7 +392,12 @@ impl Pipeline {
                         s.format.name()
                     )));
                 }
-                SourceFormat::CanonicalYields | SourceFormat::YahooYield if s.series_id.is_none() => {
+                SourceFormat::CanonicalYields
+                | SourceFormat::YahooYield
+                | SourceFormat::Fred
+                | SourceFormat::TreasuryParCurve
+                    if s.series_id.is_none() =>
+                {
                     return Err(invalid(format!("source {:?} (a yield format) needs series_id = \"…\"", s.name)));
                 }
                 _ => {}

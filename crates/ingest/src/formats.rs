@@ -130,9 +130,22 @@ fn layout(source: &Source, names: &[String]) -> Option<Layout> {
             total: None,
             value: None,
         }),
+        SourceFormat::Fred => (names.len() == 2 && matches!(names[0].as_str(), "DATE" | "observation_date"))
+            .then_some(Layout { date: 0, id: None, price: None, total: None, value: Some(1) }),
+        SourceFormat::TreasuryParCurve => {
+            let tenor = source.column.as_deref().unwrap_or(TREASURY_TENOR);
+            (names.first().is_some_and(|d| d == "Date")
+                && names.iter().any(|n| n.ends_with(" Mo") || n.ends_with(" Yr")))
+            .then(|| pos(tenor))
+            .flatten()
+            .map(|i| Layout { date: 0, id: None, price: None, total: None, value: Some(i) })
+        }
         SourceFormat::IsharesHoldings => None,
     }
 }
+
+/// The Treasury par curve's column read when the source names none.
+const TREASURY_TENOR: &str = "10 Yr";
 
 fn expected_header(format: SourceFormat) -> &'static str {
     match format {
@@ -144,6 +157,8 @@ fn expected_header(format: SourceFormat) -> &'static str {
         SourceFormat::CanonicalConstituents => crate::securities::CANONICAL_HEADER,
         SourceFormat::WidePriceMatrix => "Date,<ticker>,<ticker>,... (unique tickers)",
         SourceFormat::IsharesHoldings => crate::securities::HOLDINGS_HEADER,
+        SourceFormat::Fred => "DATE,<series> or observation_date,<series>",
+        SourceFormat::TreasuryParCurve => "Date,\"1 Mo\",…,\"10 Yr\",… with the source's column (default 10 Yr)",
     }
 }
 
@@ -154,6 +169,14 @@ pub(crate) fn parse_date(names: &[String], rec: &csv::StringRecord, i: usize) ->
     let raw = rec.get(i).unwrap_or("").trim();
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .map_err(|_| (names[i].clone(), format!("expected a date like 2024-06-28, found {raw:?}")))
+}
+
+/// The Treasury's dates: ISO, or `MM/DD/YYYY` as the Treasury serves them.
+fn parse_us_or_iso_date(names: &[String], rec: &csv::StringRecord, i: usize) -> Result<NaiveDate, FieldError> {
+    let raw = rec.get(i).unwrap_or("").trim();
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(raw, "%m/%d/%Y"))
+        .map_err(|_| (names[i].clone(), format!("expected a date like 2024-06-28 or 06/28/2024, found {raw:?}")))
 }
 
 pub(crate) fn parse_number(
@@ -192,7 +215,10 @@ fn parse_row(source: &Source, lay: &Layout, names: &[String], rec: &csv::StringR
     if rec.len() != names.len() {
         return Err((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())));
     }
-    let date = parse_date(names, rec, lay.date)?;
+    let date = match source.format {
+        SourceFormat::TreasuryParCurve => parse_us_or_iso_date(names, rec, lay.date)?,
+        _ => parse_date(names, rec, lay.date)?,
+    };
     let id = match lay.id {
         Some(i) => {
             let v = rec.get(i).unwrap_or("").trim();
@@ -214,6 +240,14 @@ fn parse_row(source: &Source, lay: &Layout, names: &[String], rec: &csv::StringR
         return Err((names[i].clone(), "both price_level and total_return_level are missing".into()));
     }
     let value = match lay.value {
+        // FRED writes `.` (or leaves the cell empty) on days without an observation, and the
+        // Treasury leaves a tenor empty before it existed: a row without a yield, not a typo.
+        Some(i)
+            if matches!(source.format, SourceFormat::Fred | SourceFormat::TreasuryParCurve)
+                && matches!(rec.get(i).map(str::trim), Some("." | "")) =>
+        {
+            return Err((names[i].clone(), "no observation that day (\".\" or an empty cell)".into()));
+        }
         Some(i) => {
             let v = parse_number(names, rec, i, true)?.expect("required");
             if !YIELD_RANGE.contains(&v) {
@@ -370,6 +404,7 @@ mod tests {
             basis: None,
             series_id: Some("UST10Y".into()),
             require_as_of: None,
+            column: None,
         }
     }
 
@@ -442,6 +477,30 @@ mod tests {
         );
         assert_eq!(err(b"Date,Close\n\x00\x01"), "t.csv: the file holds binary data (NUL bytes), not CSV text");
         assert_eq!(err(b"Date,Close\n2024-07-10,1\xe9\n"), "t.csv: the file is not UTF-8 text");
+    }
+
+    #[test]
+    fn fred_and_treasury_layouts_and_their_missing_days() {
+        let fred = parse(&source(SourceFormat::Fred), b"DATE,DGS10\n2020-12-24,0.94\n2020-12-25,.\n").unwrap();
+        assert_eq!((fred.rows_read, fred.batch.num_rows()), (2, 1));
+        assert_eq!(fred.rejected[0].reason, "no observation that day (\".\" or an empty cell)");
+        let current =
+            parse(&source(SourceFormat::Fred), b"observation_date,DGS10\n2024-07-04,\n2024-07-05,4.28\n").unwrap();
+        assert_eq!((current.rows_read, current.batch.num_rows(), current.rejected[0].line), (2, 1, 2));
+        let csv =
+            b"Date,\"1 Mo\",\"2 Mo\",\"10 Yr\"\n09/01/2023,5.51,5.55,4.18\n08/31/2023,5.52,5.55,\n2023-08-30,1,1,4.12";
+        let tsy = parse(&source(SourceFormat::TreasuryParCurve), csv).unwrap();
+        let y = tsy.batch.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!((tsy.batch.num_rows(), y.value(0), y.value(1)), (2, 4.18, 4.12));
+        assert_eq!(tsy.max_date, NaiveDate::from_ymd_opt(2023, 9, 1));
+        assert_eq!(tsy.rejected[0].line, 3);
+        let mut two_year = source(SourceFormat::TreasuryParCurve);
+        two_year.column = Some("2 Mo".into());
+        let p = parse(&two_year, csv).unwrap();
+        assert_eq!(p.batch.column(2).as_any().downcast_ref::<Float64Array>().unwrap().value(0), 5.55);
+        two_year.column = Some("40 Yr".into());
+        let err = parse(&two_year, csv).err().unwrap().to_string();
+        assert!(err.contains("unknown layout for format TreasuryParCurve"), "{err}");
     }
 
     #[test]

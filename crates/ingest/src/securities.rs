@@ -415,6 +415,7 @@ mod tests {
             basis: None,
             series_id: None,
             require_as_of: None,
+            column: None,
         }
     }
 
