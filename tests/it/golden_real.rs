@@ -390,3 +390,53 @@ fn fred_and_treasury_files_parse_with_the_counts_of_sources_md_and_agree() {
     let old = by_date(&original);
     assert!(old.iter().all(|(d, y)| tsy.get(d) == Some(y)), "the two Treasury layouts disagree");
 }
+
+/// The real FTSE Russell Daily Values file: its 39 index rows (SOURCES.md) on 27 August 2025,
+/// the Russell 2000's close equal to Yahoo's ^RUT close that day (a second source), and the same
+/// rows from the file re-encoded as Windows-1252 (as FTSE's SFTP files may come).
+#[test]
+fn ftse_daily_values_parse_and_match_the_rut_close() {
+    use arrow::array::AsArray;
+    use exhibits_core::pipeline::{Source, SourceFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let read = |path: std::path::PathBuf| {
+        let source = Source {
+            name: "ftse".into(),
+            format: SourceFormat::FtseDailyValues,
+            path,
+            index_id: None,
+            basis: None,
+            series_id: None,
+            require_as_of: None,
+            column: None,
+        };
+        exhibits_ingest::read_source(&source).unwrap()
+    };
+    let utf8 = read(real_data().join("ftse_russell_daily_values_20250827.csv"));
+    assert_eq!((utf8.report.rows_read, utf8.report.rejected), (39, 0));
+    assert_eq!(utf8.report.max_date, Some(date("2025-08-27")));
+    let b = utf8.batch();
+    let ids = b.column_by_name("index_id").unwrap().as_string::<i32>();
+    let levels = b.column_by_name("price_level").unwrap().as_primitive::<arrow::datatypes::Float64Type>();
+    let r2000 = (0..b.num_rows()).find(|&i| ids.value(i) == "Russell 2000").expect("a Russell 2000 row");
+    let rut = std::fs::read_to_string(real_data().join("rut_price_close_yahoo.csv")).unwrap();
+    let rut_close: f64 = rut.lines().find_map(|l| l.strip_prefix("2025-08-27,")).unwrap().parse().unwrap();
+    assert!((levels.value(r2000) - rut_close).abs() < 1e-4, "{} vs ^RUT {rut_close}", levels.value(r2000));
+
+    let text = std::fs::read_to_string(real_data().join("ftse_russell_daily_values_20250827.csv")).unwrap();
+    let cp1252: Vec<u8> = text
+        .chars()
+        .map(|c| match c {
+            '™' => 0x99,
+            '“' => 0x93,
+            '”' => 0x94,
+            '’' => 0x92,
+            c if (c as u32) < 0x100 => c as u8,
+            c => panic!("{c:?} has no Windows-1252 byte in this test"),
+        })
+        .collect();
+    assert!(std::str::from_utf8(&cp1252).is_err(), "the re-encoded file is not UTF-8");
+    std::fs::write(dir.path().join("daily_values_russell_250827.CSV"), &cp1252).unwrap();
+    let latin = read(dir.path().join("daily_values_russell_250827.CSV"));
+    assert_eq!(latin.batch(), utf8.batch());
+}

@@ -81,6 +81,9 @@ pub enum SourceFormat {
     /// A FRED series download: `DATE,<SERIES>` (legacy, `.` for no observation) or
     /// `observation_date,<SERIES>` (current, an empty cell), in percent.
     Fred,
+    /// FTSE Russell's "Daily Values" file (`daily_values_russell_YYMMDD.CSV`): the closing price
+    /// level of every Russell US index on the file's "As of" date; UTF-8 or Windows-1252.
+    FtseDailyValues,
     /// The US Treasury Daily Par Yield Curve CSV: `Date,"1 Mo",…,"10 Yr",…` (ISO or MM/DD/YYYY
     /// dates, newest first, tenor columns varying by year); `column` picks the tenor
     /// (default `10 Yr`).
@@ -99,6 +102,7 @@ impl SourceFormat {
             SourceFormat::WidePriceMatrix => "wide_price_matrix",
             SourceFormat::IsharesHoldings => "ishares_holdings",
             SourceFormat::Fred => "fred",
+            SourceFormat::FtseDailyValues => "ftse_daily_values",
             SourceFormat::TreasuryParCurve => "treasury_par_curve",
         }
     }
@@ -106,7 +110,9 @@ impl SourceFormat {
     /// The lake table this format lands in.
     pub fn table(self) -> &'static str {
         match self {
-            SourceFormat::CanonicalIndexLevels | SourceFormat::YahooClose => "index_levels",
+            SourceFormat::CanonicalIndexLevels | SourceFormat::YahooClose | SourceFormat::FtseDailyValues => {
+                "index_levels"
+            }
             SourceFormat::CanonicalYields
             | SourceFormat::YahooYield
             | SourceFormat::Fred

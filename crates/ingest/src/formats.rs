@@ -140,7 +140,7 @@ fn layout(source: &Source, names: &[String]) -> Option<Layout> {
             .flatten()
             .map(|i| Layout { date: 0, id: None, price: None, total: None, value: Some(i) })
         }
-        SourceFormat::IsharesHoldings => None,
+        SourceFormat::IsharesHoldings | SourceFormat::FtseDailyValues => None,
     }
 }
 
@@ -158,6 +158,7 @@ fn expected_header(format: SourceFormat) -> &'static str {
         SourceFormat::WidePriceMatrix => "Date,<ticker>,<ticker>,... (unique tickers)",
         SourceFormat::IsharesHoldings => crate::securities::HOLDINGS_HEADER,
         SourceFormat::Fred => "DATE,<series> or observation_date,<series>",
+        SourceFormat::FtseDailyValues => crate::ftse::HEADER,
         SourceFormat::TreasuryParCurve => "Date,\"1 Mo\",…,\"10 Yr\",… with the source's column (default 10 Yr)",
     }
 }
@@ -311,6 +312,9 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
     }
     if bytes.contains(&0) {
         return Err(bad("the file holds binary data (NUL bytes), not CSV text".into()));
+    }
+    if source.format == SourceFormat::FtseDailyValues {
+        return crate::ftse::daily_values(source, bytes, &bad);
     }
     if std::str::from_utf8(bytes).is_err() {
         return Err(bad("the file is not UTF-8 text".into()));

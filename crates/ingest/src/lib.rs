@@ -25,6 +25,7 @@
 
 mod constituents;
 mod formats;
+mod ftse;
 mod lake;
 mod securities;
 

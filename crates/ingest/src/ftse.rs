@@ -1,0 +1,198 @@
+//! FTSE Russell's "Daily Values" file (`daily_values_russell_YYMMDD.CSV`): a preamble with the
+//! `As of <Month D, YYYY>` date, a 15-column header (`,"Open","High","Low","Close",…`), index
+//! rows separated by all-comma rows, then a legal footer. Each index row becomes one row of
+//! `index_levels`: its price level (the Close) on the as-of date, `index_id` the name without
+//! ®/™ and the trailing " Index" (`Russell 2000® Index` → `Russell 2000`).
+//!
+//! A row of the ledger is an index row: a line with a name and at least one value before the
+//! footer (the first line with a name and no values, e.g. "Values calculated by FTSE Russell.").
+//! The file may be UTF-8 or Windows-1252 (FTSE's SFTP files are read as Latin-1 by other tools).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
+use exhibits_core::calendar::epoch_days;
+use exhibits_core::pipeline::Source;
+
+use crate::formats::{Parsed, header_names, index_levels_schema, raw_text, records};
+use crate::{IngestError, Rejected};
+
+pub(crate) const HEADER: &str = ",Open,High,Low,Close,Net Chg,% Chg,High,Low,Net Chg,% Chg,High,Low,Net Chg,% Chg";
+
+/// Windows-1252's 0x80–0x9F (the rest of the byte range is Latin-1's code points).
+const CP1252_HIGH: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘', '’',
+    '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+/// The file's text: UTF-8 (a BOM dropped) or, when it is not UTF-8, Windows-1252.
+fn decode(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.trim_start_matches('\u{feff}').to_string(),
+        Err(_) => bytes
+            .iter()
+            .map(|&b| if (0x80..0xa0).contains(&b) { CP1252_HIGH[usize::from(b - 0x80)] } else { char::from(b) })
+            .collect(),
+    }
+}
+
+/// `Russell 2000® Index` → `Russell 2000`.
+fn index_id(name: &str) -> String {
+    let plain: String = name.chars().filter(|c| !matches!(c, '®' | '™')).collect();
+    let plain = plain.trim();
+    plain.strip_suffix(" Index").unwrap_or(plain).trim().to_string()
+}
+
+pub(crate) fn daily_values(
+    source: &Source,
+    bytes: &[u8],
+    bad: &dyn Fn(String) -> IngestError,
+) -> Result<Parsed, IngestError> {
+    let text = decode(bytes);
+    let as_of_line = text.lines().take(10).find(|l| l.trim_start_matches('"').starts_with("As of "));
+    let as_of = as_of_line
+        .and_then(|l| {
+            let v = l.trim_start_matches('"').trim_start_matches("As of ");
+            let v = v.split('"').next().unwrap_or(v).split(",,").next().unwrap_or(v);
+            NaiveDate::parse_from_str(v.trim(), "%B %d, %Y").ok()
+        })
+        .ok_or_else(|| {
+            bad(format!(
+                "not an FTSE Russell Daily Values file: expected a line \"As of August 27, 2025\" in the first 10 lines, found {}",
+                as_of_line.unwrap_or("none")
+            ))
+        })?;
+    let header_at = text
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .take(15)
+        .find(|i| text[*i..].starts_with(",\"Open\"") || text[*i..].starts_with(",Open"))
+        .ok_or_else(|| {
+            bad(format!("not an FTSE Russell Daily Values file: expected a header {HEADER} in the first 15 lines"))
+        })?;
+    let lines_before = text[..header_at].lines().count() as u64;
+    let body = &text[header_at..];
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(body.as_bytes());
+    let names = header_names(&reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone());
+    if names.join(",") != HEADER {
+        return Err(bad(format!("unknown Daily Values layout: expected a header {HEADER}, found {}", names.join(","))));
+    }
+    let close = names.iter().position(|n| n == "Close").expect("header checked");
+
+    let (mut ids, mut levels) = (Vec::new(), Vec::new());
+    let mut rejected = Vec::new();
+    let mut rows_read = 0;
+    let mut first_line_of: HashMap<String, u64> = HashMap::new();
+    records(&mut reader, body.as_bytes(), lines_before, bad, |line, rec| {
+        let name = rec.get(0).unwrap_or("").trim();
+        let has_values = (1..rec.len()).any(|i| !rec.get(i).unwrap_or("").trim().is_empty());
+        match (name.is_empty(), has_values) {
+            (true, _) => return true,       // a separator row
+            (false, false) => return false, // the legal footer begins
+            (false, true) => {}
+        }
+        rows_read += 1;
+        let raw = rec.get(close).unwrap_or("").trim();
+        let id = index_id(name);
+        let reason = match raw.replace(',', "").parse::<f64>() {
+            _ if rec.len() != names.len() => Some(format!("expected {} fields, found {}", names.len(), rec.len())),
+            Ok(v) if v.is_finite() && v > 0.0 => match first_line_of.get(&id) {
+                Some(first) => Some(format!("duplicate of line {first} ({id})")),
+                None => {
+                    first_line_of.insert(id.clone(), line);
+                    ids.push(id);
+                    levels.push(v);
+                    None
+                }
+            },
+            Ok(v) => Some(format!("a level must be positive, found {v}")),
+            Err(_) => Some(format!("expected a number, found {raw:?}")),
+        };
+        if let Some(reason) = reason {
+            rejected.push(Rejected { line, column: Some("Close".into()), raw: raw_text(rec), reason });
+        }
+        true
+    })?;
+    if rows_read == 0 {
+        return Err(bad("the Daily Values file has a header but no index rows".into()));
+    }
+    let n = ids.len();
+    let batch = RecordBatch::try_new(
+        index_levels_schema(),
+        vec![
+            Arc::new(Date32Array::from(vec![epoch_days(as_of); n])),
+            Arc::new(StringArray::from_iter_values(ids.iter())),
+            Arc::new(Float64Array::from(levels)),
+            Arc::new(Float64Array::from(vec![None::<f64>; n])),
+            Arc::new(StringArray::from(vec![source.name.as_str(); n])),
+        ],
+    )
+    .expect("columns match the canonical schema");
+    Ok(Parsed { batch, rejected, rows_read, max_date: Some(as_of) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exhibits_core::pipeline::SourceFormat;
+
+    const FILE: &str = "\"Daily Values\",,,\n\"As of August 27, 2025\",,,\n\
+        ,\"Open\",\"High\",\"Low\",\"Close\",\"Net Chg\",\"% Chg\",\"High\",\"Low\",\"Net Chg\",\"% Chg\",\"High\",\"Low\",\"Net Chg\",\"% Chg\"\n\
+        Russell 2000® Index,1,1,1,2373.80,1,1,1,1,1,1,1,1,1,1\n\
+        ,,,,,,,,,,,,,,\n\
+        Russell 1000® Index,1,1,1,n/a,1,1,1,1,1,1,1,1,1,1\n\
+        Russell 2000® Index,1,1,1,2373.80,1,1,1,1,1,1,1,1,1,1\n\
+        Russell 3000® Index,1,1,1,5.0\n\
+        Values calculated by FTSE Russell.,,,,,,,,,,,,,,\n\
+        Russell® is a trade mark,1,,,,,,,,,,,,,\n";
+
+    fn parse(text: &str) -> Result<Parsed, IngestError> {
+        let source = Source {
+            name: "t".into(),
+            format: SourceFormat::FtseDailyValues,
+            path: "t.csv".into(),
+            index_id: None,
+            basis: None,
+            series_id: None,
+            require_as_of: None,
+            column: None,
+        };
+        crate::formats::parse(&source, text.as_bytes())
+    }
+
+    #[test]
+    fn index_rows_until_the_footer_and_bad_rows_quarantined() {
+        let p = parse(FILE).unwrap();
+        let got: Vec<(u64, &str)> = p.rejected.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (6, "expected a number, found \"n/a\""),
+                (7, "duplicate of line 4 (Russell 2000)"),
+                (8, "expected 15 fields, found 5")
+            ]
+        );
+        assert_eq!((p.rows_read, p.batch.num_rows()), (4, 1), "the footer is not rows");
+    }
+
+    #[test]
+    fn files_that_are_not_daily_values() {
+        let err = |t: &str| parse(t).err().unwrap().to_string();
+        assert!(err("Date,Close\n2024-07-01,1\n").contains("expected a line \"As of August 27, 2025\""));
+        assert!(err(&FILE.replace("\"Close\"", "\"Last\"")).contains("unknown Daily Values layout"));
+        assert!(err(&FILE.replace(",\"Open\"", "\"Open\"")).contains("expected a header ,Open,High"));
+        let header_only = FILE.split("Russell 2000").next().unwrap();
+        assert_eq!(err(header_only), "t.csv: the Daily Values file has a header but no index rows");
+    }
+
+    #[test]
+    fn names_lose_their_marks_and_windows_1252_is_read() {
+        assert_eq!(index_id("Russell 2000® Index"), "Russell 2000");
+        assert_eq!(index_id("Russell Microcap® Index"), "Russell Microcap");
+        assert_eq!(index_id("Russell 1000 Energy Industry Index"), "Russell 1000 Energy Industry");
+        assert_eq!(decode(b"Russell 2000\xae \x99 \x93x\x94"), "Russell 2000® ™ “x”");
+        assert_eq!(decode("Russell 2000® Index".as_bytes()), "Russell 2000® Index");
+    }
+}
