@@ -3,6 +3,7 @@
 
 mod bench;
 mod cli_run;
+mod corpus;
 mod engine;
 mod generator;
 mod golden_real;
