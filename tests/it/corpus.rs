@@ -179,14 +179,9 @@ fn every_broken_file_gets_a_clear_error_or_its_rows_quarantined() {
         let path = dir.path().join(format!("{i:02}.csv"));
         std::fs::write(&path, &bytes).unwrap();
         let source = Source {
-            name: "t".into(),
-            format,
-            path: path.clone(),
             index_id: Some("R2000".into()),
-            basis: None,
             series_id: Some("UST10Y".into()),
-            require_as_of: None,
-            column: None,
+            ..Source::new("t", format, path.clone())
         };
         let got = exhibits_ingest::read_source(&source);
         match (expect, got) {

@@ -301,16 +301,7 @@ fn constituent_and_holdings_files_parse_with_the_row_counts_of_sources_md() {
     use arrow::array::{Array, AsArray};
     use exhibits_core::pipeline::{Source, SourceFormat};
     let read = |format: SourceFormat, path: &str| {
-        let source = Source {
-            name: "t".into(),
-            format,
-            path: real_data().join(path),
-            index_id: Some("R2000".into()),
-            basis: None,
-            series_id: None,
-            require_as_of: None,
-            column: None,
-        };
+        let source = Source { index_id: Some("R2000".into()), ..Source::new("t", format, real_data().join(path)) };
         let read = exhibits_ingest::read_source(&source).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!((read.report.rejected, read.report.accepted), (0, read.report.rows_read), "{path}");
         read
@@ -347,16 +338,7 @@ fn fred_and_treasury_files_parse_with_the_counts_of_sources_md_and_agree() {
     use arrow::array::AsArray;
     use exhibits_core::pipeline::{Source, SourceFormat};
     let read = |format: SourceFormat, path: &str| {
-        let source = Source {
-            name: "t".into(),
-            format,
-            path: real_data().join(path),
-            index_id: None,
-            basis: None,
-            series_id: Some("UST10Y".into()),
-            require_as_of: None,
-            column: None,
-        };
+        let source = Source { series_id: Some("UST10Y".into()), ..Source::new("t", format, real_data().join(path)) };
         let read = exhibits_ingest::read_source(&source).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(read.report.accepted + read.report.rejected, read.report.rows_read, "{path}");
         read
@@ -400,16 +382,7 @@ fn ftse_daily_values_parse_and_match_the_rut_close() {
     use exhibits_core::pipeline::{Source, SourceFormat};
     let dir = tempfile::tempdir().unwrap();
     let read = |path: std::path::PathBuf| {
-        let source = Source {
-            name: "ftse".into(),
-            format: SourceFormat::FtseDailyValues,
-            path,
-            index_id: None,
-            basis: None,
-            series_id: None,
-            require_as_of: None,
-            column: None,
-        };
+        let source = Source::new("ftse", SourceFormat::FtseDailyValues, path);
         exhibits_ingest::read_source(&source).unwrap()
     };
     let utf8 = read(real_data().join("ftse_russell_daily_values_20250827.csv"));

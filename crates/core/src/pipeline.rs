@@ -158,6 +158,20 @@ pub struct Source {
 }
 
 impl Source {
+    /// A source of `format` read from `path`, with no ids or options set.
+    pub fn new(name: &str, format: SourceFormat, path: impl Into<PathBuf>) -> Source {
+        Source {
+            name: name.into(),
+            format,
+            path: path.into(),
+            index_id: None,
+            basis: None,
+            series_id: None,
+            require_as_of: None,
+            column: None,
+        }
+    }
+
     /// Whether this source must cover the as-of trading day.
     pub fn requires_as_of(&self) -> bool {
         self.require_as_of.unwrap_or(matches!(self.format.table(), "index_levels" | "constituents"))

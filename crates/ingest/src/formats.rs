@@ -265,6 +265,17 @@ pub(crate) fn raw_text(rec: &csv::StringRecord) -> String {
     rec.iter().collect::<Vec<_>>().join(",")
 }
 
+/// The byte offset of the first of `text`'s first `within` lines that starts with one of
+/// `starts`, and how many lines come before it: where a vendor file's table begins after its
+/// preamble (iShares holdings, FTSE Daily Values).
+pub(crate) fn table_start(text: &str, within: usize, starts: &[&str]) -> Option<(usize, u64)> {
+    let at = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .take(within)
+        .find(|i| starts.iter().any(|s| text[*i..].starts_with(s)))?;
+    Some((at, text[..at].lines().count() as u64))
+}
+
 /// Reads every record after the header of `bytes` (which follow `lines_before` lines of the
 /// file) and calls `each(line, record)` until it returns false; a CSV-level fault ends the file
 /// with one error. Lines are counted here from the record's byte offset: the csv crate's own
@@ -397,19 +408,9 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn source(format: SourceFormat) -> Source {
-        Source {
-            name: "t".into(),
-            format,
-            path: PathBuf::from("t.csv"),
-            index_id: Some("R2000".into()),
-            basis: None,
-            series_id: Some("UST10Y".into()),
-            require_as_of: None,
-            column: None,
-        }
+        Source { index_id: Some("R2000".into()), series_id: Some("UST10Y".into()), ..Source::new("t", format, "t.csv") }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::Source;
 
-use crate::formats::{Parsed, header_names, index_levels_schema, raw_text, records};
+use crate::formats::{Parsed, header_names, index_levels_schema, raw_text, records, table_start};
 use crate::{IngestError, Rejected};
 
 pub(crate) const HEADER: &str = ",Open,High,Low,Close,Net Chg,% Chg,High,Low,Net Chg,% Chg,High,Low,Net Chg,% Chg";
@@ -64,15 +64,9 @@ pub(crate) fn daily_values(
                 as_of_line.unwrap_or("none")
             ))
         })?;
-    let header_at = text
-        .match_indices('\n')
-        .map(|(i, _)| i + 1)
-        .take(15)
-        .find(|i| text[*i..].starts_with(",\"Open\"") || text[*i..].starts_with(",Open"))
-        .ok_or_else(|| {
-            bad(format!("not an FTSE Russell Daily Values file: expected a header {HEADER} in the first 15 lines"))
-        })?;
-    let lines_before = text[..header_at].lines().count() as u64;
+    let (header_at, lines_before) = table_start(&text, 15, &[",\"Open\"", ",Open"]).ok_or_else(|| {
+        bad(format!("not an FTSE Russell Daily Values file: expected a header {HEADER} in the first 15 lines"))
+    })?;
     let body = &text[header_at..];
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(body.as_bytes());
     let names = header_names(&reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone());
@@ -149,16 +143,7 @@ mod tests {
         Russell® is a trade mark,1,,,,,,,,,,,,,\n";
 
     fn parse(text: &str) -> Result<Parsed, IngestError> {
-        let source = Source {
-            name: "t".into(),
-            format: SourceFormat::FtseDailyValues,
-            path: "t.csv".into(),
-            index_id: None,
-            basis: None,
-            series_id: None,
-            require_as_of: None,
-            column: None,
-        };
+        let source = Source::new("t", SourceFormat::FtseDailyValues, "t.csv");
         crate::formats::parse(&source, text.as_bytes())
     }
 

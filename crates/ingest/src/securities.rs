@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::Source;
 
-use crate::formats::{FieldError, Parsed, parse_date, parse_number, raw_text, records};
+use crate::formats::{FieldError, Parsed, parse_date, parse_number, raw_text, records, table_start};
 use crate::{IngestError, Rejected};
 
 /// `constituents`: one row per security per trading day with a price.
@@ -295,15 +295,9 @@ pub(crate) fn holdings(
                 as_of_line.unwrap_or("none")
             ))
         })?;
-    let header_at = text_in
-        .match_indices('\n')
-        .map(|(i, _)| i + 1)
-        .take(30)
-        .find(|i| text_in[*i..].starts_with("Ticker,"))
-        .ok_or_else(|| {
-            bad(format!("not an iShares holdings file: expected a header {HOLDINGS_HEADER} in the first 30 lines"))
-        })?;
-    let header_line = text_in[..header_at].lines().count() as u64;
+    let (header_at, header_line) = table_start(text_in, 30, &["Ticker,"]).ok_or_else(|| {
+        bad(format!("not an iShares holdings file: expected a header {HOLDINGS_HEADER} in the first 30 lines"))
+    })?;
     let body = &text_in[header_at..];
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(body.as_bytes());
     let names = crate::formats::header_names(
@@ -398,7 +392,6 @@ pub(crate) fn holdings(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use arrow::array::{Array, AsArray};
     use exhibits_core::pipeline::SourceFormat;
@@ -407,16 +400,7 @@ mod tests {
     use crate::formats::parse;
 
     fn source(format: SourceFormat) -> Source {
-        Source {
-            name: "t".into(),
-            format,
-            path: PathBuf::from("t.csv"),
-            index_id: Some("R2000".into()),
-            basis: None,
-            series_id: None,
-            require_as_of: None,
-            column: None,
-        }
+        Source { index_id: Some("R2000".into()), ..Source::new("t", format, "t.csv") }
     }
 
     /// (line, column, reason) of every rejected row.
