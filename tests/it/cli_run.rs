@@ -198,17 +198,110 @@ fn a_missing_source_file_exits_99() {
 }
 
 #[test]
-fn a_file_of_another_layout_exits_1_naming_the_file() {
+fn a_file_of_another_layout_exits_1_naming_the_file_and_the_other_files_are_ingested() {
     let demo = Demo::new();
     std::fs::write(demo.path().join("data/treasury_10y.csv"), "when,what\n2024-12-31,4.2\n").unwrap();
+    let o = demo.run("2024-12-31");
     assert_exit(
-        &demo.run("2024-12-31"),
+        &o,
         1,
         "data_error",
         &[
+            "1 bad file(s); the other files were ingested, nothing was built or published",
             "treasury_10y.csv",
             "unknown layout for format CanonicalYields: expected a header date,yield_pct, found when,what",
         ],
+    );
+    assert_eq!(o.summary["bad_files"][0]["source"], "demo_treasury_10y", "{}", o.summary);
+    let lake = demo.path().join("var/lake");
+    assert!(lake.join("index_levels/source=demo_index_levels/file=index_levels.csv/data.parquet").is_file());
+    assert!(lake.join("ledger/source=demo_index_levels/file=index_levels.csv.json").is_file());
+    assert!(!demo.publish().join("latest.json").exists(), "nothing published");
+}
+
+/// Splits the demo's index levels into `data/levels/part_1.csv` (the first `first` rows) and
+/// `part_2.csv` (the rest), each with the header, and points the pipeline at `levels/part_*.csv`.
+fn split_levels(demo: &Demo, first: usize, edit: impl Fn(String) -> String) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(demo.path().join("data/index_levels.csv")).unwrap();
+    let mut lines = text.lines().map(str::to_string);
+    let header = lines.next().unwrap();
+    let rows: Vec<String> = lines.collect();
+    std::fs::create_dir_all(demo.path().join("data/levels")).unwrap();
+    for (name, part) in [("part_1.csv", &rows[..first]), ("part_2.csv", &rows[first..])] {
+        std::fs::write(demo.path().join("data/levels").join(name), format!("{header}\n{}\n", part.join("\n"))).unwrap();
+    }
+    demo.pipeline_with(|t| edit(t.replace("data/index_levels.csv", "data/levels/part_*.csv")));
+    (header, rows)
+}
+
+#[test]
+fn a_glob_source_ingests_each_file_once_and_a_corrected_file_is_a_restatement() {
+    let demo = Demo::new();
+    let (header, rows) = split_levels(&demo, 100, |t| t);
+    let lake = demo.path().join("var/lake");
+    let first = demo.run("2024-12-31");
+    assert_exit(&first, 0, "success", &[]);
+    let levels: Vec<&serde_json::Value> =
+        first.summary["inputs"].as_array().unwrap().iter().filter(|i| i["source"] == "demo_index_levels").collect();
+    assert_eq!(levels.len(), 2, "one report per file: {levels:?}");
+    assert!(levels[0]["file"].as_str().unwrap().ends_with("part_1.csv"));
+    assert_eq!(levels[0]["accepted"].as_u64().unwrap() + levels[1]["accepted"].as_u64().unwrap(), rows.len() as u64);
+    for part in ["part_1.csv", "part_2.csv"] {
+        assert!(lake.join(format!("index_levels/source=demo_index_levels/file={part}/data.parquet")).is_file());
+    }
+
+    // The same files again: the lake does not change.
+    let ledger = lake.join("ledger/source=demo_index_levels/file=part_2.csv.json");
+    let before = std::fs::read(&ledger).unwrap();
+    let again = demo.run("2024-12-31");
+    assert_exit(&again, 0, "success", &[]);
+    assert!(again.stderr.contains("part_2.csv: already in the lake, unchanged"), "{}", again.stderr);
+    assert_eq!(again.summary["restated"], serde_json::json!([]));
+    assert_eq!(std::fs::read(&ledger).unwrap(), before);
+
+    // The vendor corrects part_2: one row fewer. Its rows are replaced and the ledger says so.
+    let corrected = &rows[100..rows.len() - 1];
+    std::fs::write(demo.path().join("data/levels/part_2.csv"), format!("{header}\n{}\n", corrected.join("\n")))
+        .unwrap();
+    let third = demo.run("2024-12-31");
+    assert_exit(&third, 0, "success", &[]);
+    let restated = &third.summary["restated"][0]["restatement"];
+    let old_rows = (rows.len() - 100) as u64;
+    assert_eq!((restated["old_rows"].as_u64(), restated["new_rows"].as_u64()), (Some(old_rows), Some(old_rows - 1)));
+    let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&ledger).unwrap()).unwrap();
+    assert_eq!(entry["restatements"].as_array().unwrap().len(), 1, "{entry}");
+    assert_eq!(entry["accepted"].as_u64(), Some(old_rows - 1));
+    assert!(third.stderr.contains(&format!("restated: {old_rows} rows")), "{}", third.stderr);
+}
+
+#[test]
+fn a_bad_file_of_a_glob_source_is_skipped_when_the_source_tolerates_it() {
+    let demo = Demo::new();
+    split_levels(&demo, 100, |t| t);
+    std::fs::write(demo.path().join("data/levels/part_3.csv"), "when,what\n1,2\n").unwrap();
+    assert_exit(&demo.run("2024-12-31"), 1, "data_error", &["part_3.csv", "unknown layout"]);
+    split_levels(&demo, 100, |t| t.replace("levels/part_*.csv\"", "levels/part_*.csv\"\non_bad_file = \"skip\""));
+    let o = demo.run("2024-12-31");
+    assert_exit(&o, 0, "success", &[]);
+    assert_eq!(o.summary["bad_files"][0]["on_bad_file"], "skip", "{}", o.summary);
+    assert!(o.summary["bad_files"][0]["error"].as_str().unwrap().contains("part_3.csv"));
+}
+
+#[test]
+fn rows_dated_after_the_as_of_date_are_quarantined() {
+    let demo = Demo::new();
+    let path = demo.path().join("data/treasury_10y.csv");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("2025-01-02,4.5\n");
+    std::fs::write(&path, text).unwrap();
+    let o = demo.run("2024-12-31");
+    assert_exit(&o, 0, "success", &[]);
+    assert!(
+        o.stderr.contains(
+            "1 rows quarantined; first at line 254, column date: dated 2025-01-02, after the as-of date 2024-12-31"
+        ),
+        "{}",
+        o.stderr
     );
 }
 
@@ -228,12 +321,7 @@ fn bad_rows_are_quarantined_and_the_run_goes_on() {
         (tsy["rows_read"].as_u64(), tsy["accepted"].as_u64(), tsy["rejected"].as_u64()),
         (Some(253), Some(251), Some(2))
     );
-    let q = std::fs::read_dir(demo.path().join("var/lake/quarantine/source=demo_treasury_10y"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let q = demo.path().join("var/lake/quarantine/source=demo_treasury_10y/file=treasury_10y.csv/data.parquet");
     let reader =
         parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(q).unwrap())
             .unwrap()

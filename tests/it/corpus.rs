@@ -18,6 +18,29 @@ use SourceFormat::*;
 
 const FRED_HEADER: &str = "observation_date,DGS10\n";
 
+fn utf16le(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// Files whose source declares an encoding (`encoding = "…"` in the pipeline file).
+fn declared() -> Vec<(&'static str, SourceFormat, &'static str, Vec<u8>, Expect)> {
+    vec![
+        (
+            "Latin-1 where the source says UTF-8",
+            YahooClose,
+            "utf-8",
+            b"Date,Close\n2024-07-01,1\n2024-07-02,caf\xe9\n".to_vec(),
+            BadFile(&["not UTF-8 text (the source says encoding = \"utf-8\"): byte 0xE9 at line 3"]),
+        ),
+        ("Latin-1 as declared", Fred, "latin1", b"DATE,DGS10\n2024-07-01,4.4\xb0\n".to_vec(), {
+            Quarantined(&[(2, Some("DGS10"), "expected a number, found \"4.4°\"")], 0)
+        }),
+        ("UTF-16 as declared", CanonicalYields, "utf-16le", utf16le("date,yield_pct\n2024-07-01,4.4\n"), {
+            Quarantined(&[], 1)
+        }),
+    ]
+}
+
 fn corpus() -> Vec<(&'static str, SourceFormat, Vec<u8>, Expect)> {
     let yahoo = |body: &str| format!("Date,Close\n{body}").into_bytes();
     let levels = |body: &str| format!("date,index_id,price_level,total_return_level\n{body}").into_bytes();
@@ -27,7 +50,30 @@ fn corpus() -> Vec<(&'static str, SourceFormat, Vec<u8>, Expect)> {
         ("empty", YahooClose, vec![], BadFile(&["t.csv", "the file is empty; expected a header Date,Close"])),
         ("header only", YahooClose, yahoo(""), BadFile(&["has a header (Date,Close) but no rows"])),
         ("binary", YahooClose, b"\x89PNG\r\n\x1a\n\x00\x00".to_vec(), BadFile(&["binary data (NUL bytes)"])),
-        ("not UTF-8", YahooClose, b"Date,Close\n2024-07-01,caf\xe9\n".to_vec(), BadFile(&["not UTF-8 text"])),
+        (
+            "Latin-1, read as Windows-1252",
+            YahooClose,
+            b"Date,Close\n2024-07-01,caf\xe9\n2024-07-02,\x80\n".to_vec(),
+            Quarantined(
+                &[
+                    (2, Some("Close"), "expected a number, found \"café\""),
+                    (3, Some("Close"), "expected a number, found \"€\""),
+                ],
+                0,
+            ),
+        ),
+        (
+            "UTF-16 with its byte-order mark",
+            YahooClose,
+            utf16le("\u{feff}Date,Close\r\n2024-07-01,100\r\n2024-07-02,x\r\n"),
+            Quarantined(&[(3, Some("Close"), "expected a number, found \"x\"")], 1),
+        ),
+        (
+            "UTF-16 without a byte-order mark",
+            YahooClose,
+            utf16le("Date,Close\n2024-07-01,100\n"),
+            BadFile(&["binary data (NUL bytes)", "encoding = \"utf-16le\""]),
+        ),
         (
             "unknown layout",
             YahooClose,
@@ -169,6 +215,35 @@ fn corpus() -> Vec<(&'static str, SourceFormat, Vec<u8>, Expect)> {
     ]
 }
 
+/// What went wrong reading `path` as `source`, against `expect`; None when it went as expected.
+fn check(what: &str, source: &Source, expect: Expect) -> Option<String> {
+    let path = source.path.display().to_string();
+    match (expect, exhibits_ingest::read_source(source)) {
+        (BadFile(parts), Err(e)) => {
+            let text = e.to_string().replace(&path, "t.csv");
+            (!text.starts_with("t.csv: ") || parts.iter().any(|p| !text.contains(p)))
+                .then(|| format!("{what}: error {text:?} lacks one of {parts:?}"))
+        }
+        (Quarantined(rows, accepted), Ok(read)) => {
+            let r = &read.report;
+            let q: Vec<(u64, Option<&str>, &str)> =
+                read.rejected().iter().map(|x| (x.line, x.column.as_deref(), x.reason.as_str())).collect();
+            let matches = q.len() == rows.len()
+                && q.iter().zip(rows.iter()).all(|(g, w)| g.0 == w.0 && g.1 == w.1 && g.2.starts_with(w.2));
+            (!matches || r.accepted != accepted || r.accepted + r.rejected != r.rows_read)
+                .then(|| format!("{what}: quarantined {q:?}, accepted {} of {}", r.accepted, r.rows_read))
+        }
+        (BadFile(_), Ok(read)) => {
+            Some(format!("{what}: read {} rows, expected a bad-file error", read.report.rows_read))
+        }
+        (Quarantined(..), Err(e)) => Some(format!("{what}: {e}")),
+    }
+}
+
+fn source(format: SourceFormat, path: std::path::PathBuf) -> Source {
+    Source { index_id: Some("R2000".into()), series_id: Some("UST10Y".into()), ..Source::new("t", format, path) }
+}
+
 #[test]
 fn every_broken_file_gets_a_clear_error_or_its_rows_quarantined() {
     let dir = tempfile::tempdir().unwrap();
@@ -178,34 +253,13 @@ fn every_broken_file_gets_a_clear_error_or_its_rows_quarantined() {
     for (i, (what, format, bytes, expect)) in cases.into_iter().enumerate() {
         let path = dir.path().join(format!("{i:02}.csv"));
         std::fs::write(&path, &bytes).unwrap();
-        let source = Source {
-            index_id: Some("R2000".into()),
-            series_id: Some("UST10Y".into()),
-            ..Source::new("t", format, path.clone())
-        };
-        let got = exhibits_ingest::read_source(&source);
-        match (expect, got) {
-            (BadFile(parts), Err(e)) => {
-                let text = e.to_string().replace(&path.display().to_string(), "t.csv");
-                if !text.starts_with("t.csv: ") || parts.iter().any(|p| !text.contains(p)) {
-                    failures.push(format!("{what}: error {text:?} lacks one of {parts:?}"));
-                }
-            }
-            (Quarantined(rows, accepted), Ok(read)) => {
-                let r = &read.report;
-                let q: Vec<(u64, Option<&str>, &str)> =
-                    read.rejected().iter().map(|x| (x.line, x.column.as_deref(), x.reason.as_str())).collect();
-                let matches = q.len() == rows.len()
-                    && q.iter().zip(rows.iter()).all(|(g, w)| g.0 == w.0 && g.1 == w.1 && g.2.starts_with(w.2));
-                if !matches || r.accepted != accepted || r.accepted + r.rejected != r.rows_read {
-                    failures.push(format!("{what}: quarantined {q:?}, accepted {} of {}", r.accepted, r.rows_read));
-                }
-            }
-            (BadFile(_), Ok(read)) => {
-                failures.push(format!("{what}: read {} rows, expected a bad-file error", read.report.rows_read))
-            }
-            (Quarantined(..), Err(e)) => failures.push(format!("{what}: {e}")),
-        }
+        failures.extend(check(what, &source(format, path), expect));
+    }
+    for (i, (what, format, encoding, bytes, expect)) in declared().into_iter().enumerate() {
+        let path = dir.path().join(format!("declared-{i:02}.csv"));
+        std::fs::write(&path, &bytes).unwrap();
+        let source = Source { encoding: Some(encoding.into()), ..source(format, path) };
+        failures.extend(check(what, &source, expect));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use clap::Args;
 use exhibits_core::ExitStatus;
 use exhibits_core::calendar;
-use exhibits_core::pipeline::Pipeline;
-use exhibits_ingest::{Lake, ReadSource};
+use exhibits_core::pipeline::{OnBadFile, Pipeline, Source};
+use exhibits_ingest::{IngestError, Lake, ReadSource, Stored};
 use exhibits_publish::{Dataset, Publisher, RunInfo};
 use exhibits_sql::{Contracts, Project};
 use serde_json::json;
@@ -74,8 +74,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<serde_json::Value, Failure> {
     if dates.is_empty() {
         return Err(Failure::new(ExitStatus::Usage, anyhow!("the backfill range holds no trading day")));
     }
-    // Every source is read and validated once, whatever the number of dates.
-    let reads = read_sources(&pipeline).map_err(|f| f.with_summary(json!({ "pipeline": pipeline.name })))?;
+    // Every file of every source is read and validated once, whatever the number of dates;
+    // rows dated after the last as-of date are quarantined.
+    let until = *dates.last().expect("at least one date");
+    let reads = read_sources(&pipeline, until).map_err(|f| f.with_summary(json!({ "pipeline": pipeline.name })))?;
     let mut runs = Vec::with_capacity(dates.len());
     for (i, as_of) in dates.iter().enumerate() {
         match run_one(&pipeline, *as_of, &args.select, &reads, i == 0).await {
@@ -170,30 +172,93 @@ fn dry_run(pipeline: &Pipeline, selectors: &[String], as_of: NaiveDate) -> Resul
     )
 }
 
-fn input_summary(reads: &[ReadSource]) -> serde_json::Value {
-    serde_json::to_value(reads.iter().map(|r| &r.report).collect::<Vec<_>>()).expect("reports serialise")
+fn input_summary(inputs: &Inputs) -> serde_json::Value {
+    serde_json::to_value(inputs.reads.iter().map(|(_, r)| &r.report).collect::<Vec<_>>()).expect("reports serialise")
 }
 
-/// Reads and validates every source of `pipeline`; nothing is written.
-fn read_sources(pipeline: &Pipeline) -> Result<Vec<ReadSource>, Failure> {
-    let mut reads = Vec::with_capacity(pipeline.sources.len());
-    for source in &pipeline.sources {
-        let read = exhibits_ingest::read_source(source)?;
-        let r = &read.report;
-        tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, "read {}", r.file.display());
-        if let Some(first) = read.rejected().first() {
-            tracing::warn!(
-                "{}: {} rows quarantined; first at line {}{}: {}",
-                r.file.display(),
-                r.rejected,
-                first.line,
-                first.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(),
-                first.reason
-            );
-        }
-        reads.push(read);
+/// Every file of every source, read and validated; nothing written yet.
+struct Inputs {
+    /// Each file read, with the index of its source in the pipeline.
+    reads: Vec<(usize, ReadSource)>,
+    /// The files that are not their source's format (one error each), with their source's index.
+    bad: Vec<(usize, IngestError)>,
+}
+
+impl Inputs {
+    /// The bad files of sources that do not tolerate them (`on_bad_file = "fail"`).
+    fn failing<'a>(&'a self, pipeline: &'a Pipeline) -> impl Iterator<Item = &'a IngestError> + 'a {
+        self.bad.iter().filter(|(i, _)| pipeline.sources[*i].on_bad_file == OnBadFile::Fail).map(|(_, e)| e)
     }
-    Ok(reads)
+
+    fn bad_summary(&self, pipeline: &Pipeline) -> serde_json::Value {
+        self.bad
+            .iter()
+            .map(|(i, e)| {
+                let s = &pipeline.sources[*i];
+                json!({ "source": s.name, "error": e.to_string(), "on_bad_file": format!("{:?}", s.on_bad_file).to_lowercase() })
+            })
+            .collect()
+    }
+}
+
+/// Reads and validates every file of every source of `pipeline` (rows dated after `until`
+/// quarantined); nothing is written. A bad file is kept aside, not the end of the reading.
+fn read_sources(pipeline: &Pipeline, until: NaiveDate) -> Result<Inputs, Failure> {
+    let mut inputs = Inputs { reads: Vec::new(), bad: Vec::new() };
+    for (i, source) in pipeline.sources.iter().enumerate() {
+        for file in exhibits_ingest::source_files(source)? {
+            let one = Source { path: file, until: Some(until), ..source.clone() };
+            let read = match exhibits_ingest::read_source(&one) {
+                Ok(read) => read,
+                Err(e @ IngestError::BadFile { .. }) => {
+                    tracing::error!(source = %source.name, "{e}");
+                    inputs.bad.push((i, e));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let r = &read.report;
+            tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, encoding = %r.encoding, "read {}", r.file.display());
+            if let Some(first) = read.rejected().first() {
+                tracing::warn!(
+                    "{}: {} rows quarantined; first at line {}{}: {}",
+                    r.file.display(),
+                    r.rejected,
+                    first.line,
+                    first.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(),
+                    first.reason
+                );
+            }
+            inputs.reads.push((i, read));
+        }
+    }
+    Ok(inputs)
+}
+
+/// Stores every file read in the lake; what changed is logged and returned for the summary.
+async fn store(lake: &Lake, inputs: &Inputs) -> Result<serde_json::Value, IngestError> {
+    let mut restated = Vec::new();
+    for (_, read) in &inputs.reads {
+        let r = &read.report;
+        match lake.store(read).await? {
+            Stored::Unchanged => tracing::info!("{}: already in the lake, unchanged", r.file.display()),
+            Stored::New | Stored::Recut => {}
+            Stored::Restated(x) => {
+                tracing::warn!(
+                    "{}: restated: {} rows ({:?}..{:?}) replaced by {} rows ({:?}..{:?})",
+                    r.file.display(),
+                    x.old_rows,
+                    x.old_dates.0,
+                    x.old_dates.1,
+                    x.new_rows,
+                    x.new_dates.0,
+                    x.new_dates.1
+                );
+                restated.push(json!({ "source": r.source, "file": r.file, "restatement": x }));
+            }
+        }
+    }
+    Ok(restated.into())
 }
 
 /// One as-of date: check the sources reach it, store them in the lake (`store`: the first date
@@ -202,29 +267,49 @@ async fn run_one(
     pipeline: &Pipeline,
     as_of: NaiveDate,
     selectors: &[String],
-    reads: &[ReadSource],
-    store: bool,
+    inputs: &Inputs,
+    first: bool,
 ) -> Result<serde_json::Value, Failure> {
-    let mut summary = json!({ "pipeline": pipeline.name, "as_of": as_of.to_string(), "inputs": input_summary(reads) });
+    let mut summary = json!({ "pipeline": pipeline.name, "as_of": as_of.to_string(), "inputs": input_summary(inputs) });
+    if !inputs.bad.is_empty() {
+        summary["bad_files"] = inputs.bad_summary(pipeline);
+    }
+
+    // A bad file that its source does not tolerate fails the run; the other files are ingested
+    // (nothing is lost), nothing is built or published.
+    let failing: Vec<String> = inputs.failing(pipeline).map(ToString::to_string).collect();
+    if !failing.is_empty() {
+        let lake =
+            Lake::open(&exhibits_core::pipeline::normalize(&pipeline.lake_dir)).map_err(with_summary(&summary))?;
+        let _lock = lake.lock(&format!("pipeline {}, as-of {as_of}", pipeline.name)).map_err(with_summary(&summary))?;
+        summary["restated"] = store(&lake, inputs).await.map_err(with_summary(&summary))?;
+        return Err(Failure::new(
+            ExitStatus::DataError,
+            anyhow!(
+                "{} bad file(s); the other files were ingested, nothing was built or published (on_bad_file = \"skip\" tolerates them):\n  {}",
+                failing.len(),
+                failing.join("\n  ")
+            ),
+        )
+        .with_summary(summary));
+    }
     tracing::info!(pipeline = %pipeline.file.display(), %as_of, "run");
 
     // Checked before anything is written, so that a run that is too early (exit 99) leaves the
     // lake as it was.
     let expected = calendar::last_trading_day_on_or_before(as_of);
-    let late = pipeline
-        .sources
-        .iter()
-        .zip(reads)
-        .find(|(source, read)| source.requires_as_of() && read.report.max_date.is_none_or(|d| d < expected));
-    if let Some((_, read)) = late {
-        let r = &read.report;
-        let latest = r.max_date.map_or("no rows".to_string(), |d| d.to_string());
+    let late = pipeline.sources.iter().enumerate().filter(|(_, s)| s.requires_as_of()).find_map(|(i, source)| {
+        let latest = inputs.reads.iter().filter(|(j, _)| *j == i).filter_map(|(_, r)| r.report.max_date).max();
+        latest.is_none_or(|d| d < expected).then_some((source, latest))
+    });
+    if let Some((source, latest)) = late {
+        let latest = latest.map_or("no rows".to_string(), |d| d.to_string());
         return Err(Failure::new(
             ExitStatus::NotReady,
             anyhow!(
                 "source {} ({}) reaches {latest}, not yet the as-of trading day {expected}; nothing was done",
-                r.source,
-                r.file.display()
+                source.name,
+                source.path.display()
             ),
         )
         .with_summary(summary));
@@ -238,10 +323,8 @@ async fn run_one(
     let lake = Lake::open(&exhibits_core::pipeline::normalize(&pipeline.lake_dir)).map_err(with_summary(&summary))?;
     // One run at a time per lake: held until this run has published (dropped on return).
     let _lock = lake.lock(&format!("pipeline {}, as-of {as_of}", pipeline.name)).map_err(with_summary(&summary))?;
-    if store {
-        for read in reads {
-            lake.store(read).await.map_err(with_summary(&summary))?;
-        }
+    if first {
+        summary["restated"] = store(&lake, inputs).await.map_err(with_summary(&summary))?;
     }
     models::attach_lake(&session, &lake).map_err(with_summary(&summary))?;
     let build = session.build(&project, Some(&selection.run)).await.map_err(with_summary(&summary))?;

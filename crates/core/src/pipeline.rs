@@ -123,6 +123,15 @@ impl SourceFormat {
     }
 }
 
+/// What a bad file of a source does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadFile {
+    #[default]
+    Fail,
+    Skip,
+}
+
 /// What a single-series index file's level measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,6 +164,20 @@ pub struct Source {
     /// (bond and equity holidays differ), true for constituent prices, false for holdings
     /// snapshots.
     pub require_as_of: Option<bool>,
+    /// The file's character encoding, as a WHATWG label (`utf-8`, `windows-1252`, `latin1`,
+    /// `utf-16le`, …). Unset: UTF-8 when the file is valid UTF-8, else Windows-1252 (Latin-1's
+    /// superset, what spreadsheet exports and vendor FTP drops write). A byte-order mark wins.
+    pub encoding: Option<String>,
+    /// What a bad file of this source (unknown layout, not text, empty, …) does to the run:
+    /// `fail` (default: the other files are still ingested, nothing is built or published, exit
+    /// 1) or `skip` (logged and listed in the summary; the run goes on without it).
+    #[serde(default)]
+    pub on_bad_file: OnBadFile,
+    /// Set by the run, not the pipeline file: rows dated after this day (the run's as-of date)
+    /// are quarantined at ingest. Holdings snapshots are exempt: a later snapshot's sectors
+    /// classify earlier baskets (rebalance_members says so in `sector_source`).
+    #[serde(skip)]
+    pub until: Option<NaiveDate>,
 }
 
 impl Source {
@@ -169,7 +192,15 @@ impl Source {
             series_id: None,
             require_as_of: None,
             column: None,
+            encoding: None,
+            on_bad_file: OnBadFile::Fail,
+            until: None,
         }
+    }
+
+    /// The encoding the source declares (`encoding = "…"`), if any; validated when loaded.
+    pub fn declared_encoding(&self) -> Option<&'static encoding_rs::Encoding> {
+        self.encoding.as_deref().and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()))
     }
 
     /// Whether this source must cover the as-of trading day.
@@ -422,6 +453,12 @@ impl Pipeline {
                 }
                 _ => {}
             }
+            if let Some(label) = s.encoding.as_deref().filter(|_| s.declared_encoding().is_none()) {
+                return Err(invalid(format!(
+                    "source {:?}: unknown encoding {label:?}; use a label such as utf-8, windows-1252 or latin1",
+                    s.name
+                )));
+            }
             s.path = resolve(&s.path);
             sources.push(s);
         }
@@ -539,6 +576,25 @@ end = 2023-10-31
         let err = Pipeline::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
         assert!(err.contains("unknown field `indx`"), "{err}");
         assert!(err.contains("line 13"), "{err}");
+    }
+
+    #[test]
+    fn encodings_are_whatwg_labels_and_bad_files_fail_unless_skipped() {
+        let with = |extra: &str| {
+            Pipeline::parse(
+                Path::new("t.toml"),
+                &MINIMAL.replace("index_id = \"R2000\"", &format!("index_id = \"R2000\"\n{extra}")),
+            )
+        };
+        let p = with("encoding = \"latin1\"\non_bad_file = \"skip\"").unwrap();
+        assert_eq!(p.sources[0].declared_encoding(), Some(encoding_rs::WINDOWS_1252));
+        assert_eq!(p.sources[0].on_bad_file, OnBadFile::Skip);
+        assert_eq!(with("").unwrap().sources[0].on_bad_file, OnBadFile::Fail);
+        let err = with("encoding = \"klingon\"").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown encoding \"klingon\"; use a label such as utf-8, windows-1252 or latin1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! whose header is not the layout its source names is a bad file (one error naming the file,
 //! what was expected and what was found); a row that fails is rejected with its line and column.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
@@ -62,6 +63,7 @@ pub(crate) struct Parsed {
     pub(crate) batch: RecordBatch,
     pub(crate) rejected: Vec<Rejected>,
     pub(crate) rows_read: u64,
+    pub(crate) min_date: Option<NaiveDate>,
     pub(crate) max_date: Option<NaiveDate>,
 }
 
@@ -166,7 +168,7 @@ fn expected_header(format: SourceFormat) -> &'static str {
 /// A rejected field: the column and why.
 pub(crate) type FieldError = (String, String);
 
-pub(crate) fn parse_date(names: &[String], rec: &csv::StringRecord, i: usize) -> Result<NaiveDate, FieldError> {
+fn parse_date(names: &[String], rec: &csv::StringRecord, i: usize) -> Result<NaiveDate, FieldError> {
     let raw = rec.get(i).unwrap_or("").trim();
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .map_err(|_| (names[i].clone(), format!("expected a date like 2024-06-28, found {raw:?}")))
@@ -178,6 +180,29 @@ fn parse_us_or_iso_date(names: &[String], rec: &csv::StringRecord, i: usize) -> 
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(raw, "%m/%d/%Y"))
         .map_err(|_| (names[i].clone(), format!("expected a date like 2024-06-28 or 06/28/2024, found {raw:?}")))
+}
+
+/// The row's date in column `i`, as the format writes it, and not after the source's `until`
+/// (the run's as-of date): a row from the future is a vendor error, quarantined.
+pub(crate) fn row_date(
+    source: &Source,
+    names: &[String],
+    rec: &csv::StringRecord,
+    i: usize,
+) -> Result<NaiveDate, FieldError> {
+    let date = match source.format {
+        SourceFormat::TreasuryParCurve => parse_us_or_iso_date(names, rec, i)?,
+        _ => parse_date(names, rec, i)?,
+    };
+    match after_until(source, date) {
+        Some(reason) => Err((names[i].clone(), reason)),
+        None => Ok(date),
+    }
+}
+
+/// Why a row dated `date` is not accepted under the source's `until`, if it is not.
+pub(crate) fn after_until(source: &Source, date: NaiveDate) -> Option<String> {
+    source.until.filter(|u| date > *u).map(|u| format!("dated {date}, after the as-of date {u}"))
 }
 
 pub(crate) fn parse_number(
@@ -216,10 +241,7 @@ fn parse_row(source: &Source, lay: &Layout, names: &[String], rec: &csv::StringR
     if rec.len() != names.len() {
         return Err((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())));
     }
-    let date = match source.format {
-        SourceFormat::TreasuryParCurve => parse_us_or_iso_date(names, rec, lay.date)?,
-        _ => parse_date(names, rec, lay.date)?,
-    };
+    let date = row_date(source, names, rec, lay.date)?;
     let id = match lay.id {
         Some(i) => {
             let v = rec.get(i).unwrap_or("").trim();
@@ -315,24 +337,81 @@ pub(crate) fn records(
     }
 }
 
-/// Parses a whole file of `source`'s format.
+/// The file's text as UTF-8, and the name of the encoding it was read in. A byte-order mark
+/// names the encoding (UTF-8, UTF-16LE/BE); otherwise the source's `encoding`; unset, UTF-8
+/// when the bytes are valid UTF-8 and Windows-1252 when they are not (Latin-1's superset, in
+/// which every byte is a character). A file that is not text gets one error.
+pub(crate) fn decode<'a>(
+    source: &Source,
+    bytes: &'a [u8],
+    bad: &dyn Fn(String) -> IngestError,
+) -> Result<(Cow<'a, str>, &'static str), IngestError> {
+    use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+    if let Some((enc, bom)) = Encoding::for_bom(bytes) {
+        let (text, malformed) = enc.decode_without_bom_handling(&bytes[bom..]);
+        if malformed {
+            return Err(bad(format!(
+                "the file starts with a {} byte-order mark but is not {} text",
+                enc.name(),
+                enc.name()
+            )));
+        }
+        return Ok((text, enc.name()));
+    }
+    let declared = source.declared_encoding();
+    if bytes.contains(&0) && !declared.is_some_and(|e| e == UTF_16LE || e == UTF_16BE) {
+        return Err(bad(
+            "the file holds binary data (NUL bytes), not CSV text (UTF-16 text needs a byte-order mark or encoding = \"utf-16le\")"
+                .into(),
+        ));
+    }
+    match declared {
+        Some(enc) if enc == UTF_8 => match std::str::from_utf8(bytes) {
+            Ok(text) => Ok((Cow::Borrowed(text), enc.name())),
+            Err(e) => {
+                let at = e.valid_up_to();
+                let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count();
+                Err(bad(format!(
+                    "the file is not UTF-8 text (the source says encoding = {:?}): byte 0x{:02X} at line {line} is not UTF-8; \
+                     a Latin-1 or Windows-1252 file needs encoding = \"windows-1252\"",
+                    source.encoding.as_deref().unwrap_or("utf-8"),
+                    bytes[at]
+                )))
+            }
+        },
+        Some(enc) => enc
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|text| (text, enc.name()))
+            .ok_or_else(|| bad(format!("the file is not {} text (the source's encoding)", enc.name()))),
+        None => Ok(match std::str::from_utf8(bytes) {
+            Ok(text) => (Cow::Borrowed(text), UTF_8.name()),
+            Err(_) => (WINDOWS_1252.decode_without_bom_handling(bytes).0, WINDOWS_1252.name()),
+        }),
+    }
+}
+
+/// Parses a whole file of `source`'s format (decoded as [`decode`] does).
+#[cfg(test)]
 pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError> {
     let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
     if bytes.is_empty() {
         return Err(bad(format!("the file is empty; expected a header {}", expected_header(source.format))));
     }
-    if bytes.contains(&0) {
-        return Err(bad("the file holds binary data (NUL bytes), not CSV text".into()));
+    parse_text(source, &decode(source, bytes, &bad)?.0)
+}
+
+/// Parses the decoded text of a whole file of `source`'s format.
+pub(crate) fn parse_text(source: &Source, text: &str) -> Result<Parsed, IngestError> {
+    let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+        return Err(bad(format!("the file is empty; expected a header {}", expected_header(source.format))));
     }
-    if source.format == SourceFormat::FtseDailyValues {
-        return crate::ftse::daily_values(source, bytes, &bad);
+    match source.format {
+        SourceFormat::FtseDailyValues => return crate::ftse::daily_values(source, text, &bad),
+        SourceFormat::IsharesHoldings => return crate::securities::holdings(source, text, &bad),
+        _ => {}
     }
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(bad("the file is not UTF-8 text".into()));
-    }
-    if source.format == SourceFormat::IsharesHoldings {
-        return crate::securities::holdings(source, std::str::from_utf8(bytes).expect("checked"), &bad);
-    }
+    let bytes = text.as_bytes();
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
     let names = header_names(&reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone());
     let lay = layout(source, &names).ok_or_else(|| {
@@ -381,7 +460,7 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
     if rows_read == 0 {
         return Err(bad(format!("the file has a header ({}) but no rows", names.join(","))));
     }
-    let max_date = rows.iter().map(|r| r.date).max();
+    let (min_date, max_date) = (rows.iter().map(|r| r.date).min(), rows.iter().map(|r| r.date).max());
     let dates = Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| epoch_days(r.date))));
     let ids = Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.id.as_str())));
     let source_col = Arc::new(StringArray::from(vec![source.name.as_str(); rows.len()]));
@@ -402,7 +481,7 @@ pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError
         ),
     }
     .expect("columns match the canonical schema");
-    Ok(Parsed { batch, rejected, rows_read, max_date })
+    Ok(Parsed { batch, rejected, rows_read, min_date, max_date })
 }
 
 #[cfg(test)]
@@ -480,8 +559,10 @@ mod tests {
             err(b"when,what\n1,2\n"),
             "t.csv: unknown layout for format YahooClose: expected a header Date,Close or Date,Open,High,Low,Close,Adj Close,Volume, found when,what"
         );
-        assert_eq!(err(b"Date,Close\n\x00\x01"), "t.csv: the file holds binary data (NUL bytes), not CSV text");
-        assert_eq!(err(b"Date,Close\n2024-07-10,1\xe9\n"), "t.csv: the file is not UTF-8 text");
+        assert_eq!(
+            err(b"Date,Close\n\x00\x01"),
+            "t.csv: the file holds binary data (NUL bytes), not CSV text (UTF-16 text needs a byte-order mark or encoding = \"utf-16le\")"
+        );
     }
 
     #[test]
@@ -515,5 +596,29 @@ mod tests {
         assert_eq!(p.batch.num_rows(), 1);
         // The csv crate alone would say line 2 here.
         assert_eq!(p.rejected[0].line, 3);
+    }
+
+    #[test]
+    fn a_bom_names_the_encoding_else_the_source_else_utf8_or_windows_1252() {
+        let bad = |what: String| IngestError::BadFile { file: "t.csv".into(), what };
+        let read =
+            |src: &Source, b: &[u8]| decode(src, b, &bad).map(|(t, e)| (t.into_owned(), e)).map_err(|e| e.to_string());
+        let any = source(SourceFormat::YahooClose);
+        assert_eq!(read(&any, b"Russell 2000\xae \x99 \x93x\x94"), Ok(("Russell 2000® ™ “x”".into(), "windows-1252")));
+        assert_eq!(read(&any, "café".as_bytes()), Ok(("café".into(), "UTF-8")));
+        assert_eq!(read(&any, b"\xef\xbb\xbfa"), Ok(("a".into(), "UTF-8")));
+        assert_eq!(read(&any, b"\xff\xfea\x00\xe9\x00"), Ok(("aé".into(), "UTF-16LE")));
+        assert!(read(&any, b"a\x00").unwrap_err().contains("binary data (NUL bytes)"));
+        let declared = |label: &str| Source { encoding: Some(label.into()), ..any.clone() };
+        assert_eq!(
+            read(&declared("utf-8"), b"Date\n1,caf\xe9"),
+            Err(
+                "t.csv: the file is not UTF-8 text (the source says encoding = \"utf-8\"): byte 0xE9 at line 2 is not \
+                 UTF-8; a Latin-1 or Windows-1252 file needs encoding = \"windows-1252\""
+                    .into()
+            )
+        );
+        assert_eq!(read(&declared("latin1"), b"caf\xe9"), Ok(("café".into(), "windows-1252")));
+        assert_eq!(read(&declared("utf-16le"), b"a\x00"), Ok(("a".into(), "UTF-16LE")));
     }
 }

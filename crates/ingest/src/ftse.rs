@@ -21,23 +21,6 @@ use crate::{IngestError, Rejected};
 
 pub(crate) const HEADER: &str = ",Open,High,Low,Close,Net Chg,% Chg,High,Low,Net Chg,% Chg,High,Low,Net Chg,% Chg";
 
-/// Windows-1252's 0x80–0x9F (the rest of the byte range is Latin-1's code points).
-const CP1252_HIGH: [char; 32] = [
-    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘', '’',
-    '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
-];
-
-/// The file's text: UTF-8 (a BOM dropped) or, when it is not UTF-8, Windows-1252.
-fn decode(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.trim_start_matches('\u{feff}').to_string(),
-        Err(_) => bytes
-            .iter()
-            .map(|&b| if (0x80..0xa0).contains(&b) { CP1252_HIGH[usize::from(b - 0x80)] } else { char::from(b) })
-            .collect(),
-    }
-}
-
 /// `Russell 2000® Index` → `Russell 2000`.
 fn index_id(name: &str) -> String {
     let plain: String = name.chars().filter(|c| !matches!(c, '®' | '™')).collect();
@@ -47,10 +30,10 @@ fn index_id(name: &str) -> String {
 
 pub(crate) fn daily_values(
     source: &Source,
-    bytes: &[u8],
+    text: &str,
     bad: &dyn Fn(String) -> IngestError,
 ) -> Result<Parsed, IngestError> {
-    let text = decode(bytes);
+    let text = text.trim_start_matches('\u{feff}');
     let as_of_line = text.lines().take(10).find(|l| l.trim_start_matches('"').starts_with("As of "));
     let as_of = as_of_line
         .and_then(|l| {
@@ -79,6 +62,7 @@ pub(crate) fn daily_values(
     let mut rejected = Vec::new();
     let mut rows_read = 0;
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
+    let late = crate::formats::after_until(source, as_of);
     records(&mut reader, body.as_bytes(), lines_before, bad, |line, rec| {
         let name = rec.get(0).unwrap_or("").trim();
         let has_values = (1..rec.len()).any(|i| !rec.get(i).unwrap_or("").trim().is_empty());
@@ -91,6 +75,7 @@ pub(crate) fn daily_values(
         let raw = rec.get(close).unwrap_or("").trim();
         let id = index_id(name);
         let reason = match raw.replace(',', "").parse::<f64>() {
+            _ if late.is_some() => late.clone(),
             _ if rec.len() != names.len() => Some(format!("expected {} fields, found {}", names.len(), rec.len())),
             Ok(v) if v.is_finite() && v > 0.0 => match first_line_of.get(&id) {
                 Some(first) => Some(format!("duplicate of line {first} ({id})")),
@@ -105,7 +90,8 @@ pub(crate) fn daily_values(
             Err(_) => Some(format!("expected a number, found {raw:?}")),
         };
         if let Some(reason) = reason {
-            rejected.push(Rejected { line, column: Some("Close".into()), raw: raw_text(rec), reason });
+            let column = if late.is_some() { "As of" } else { "Close" };
+            rejected.push(Rejected { line, column: Some(column.into()), raw: raw_text(rec), reason });
         }
         true
     })?;
@@ -124,7 +110,7 @@ pub(crate) fn daily_values(
         ],
     )
     .expect("columns match the canonical schema");
-    Ok(Parsed { batch, rejected, rows_read, max_date: Some(as_of) })
+    Ok(Parsed { batch, rejected, rows_read, min_date: (n > 0).then_some(as_of), max_date: (n > 0).then_some(as_of) })
 }
 
 #[cfg(test)]
@@ -173,11 +159,9 @@ mod tests {
     }
 
     #[test]
-    fn names_lose_their_marks_and_windows_1252_is_read() {
+    fn names_lose_their_marks() {
         assert_eq!(index_id("Russell 2000® Index"), "Russell 2000");
         assert_eq!(index_id("Russell Microcap® Index"), "Russell Microcap");
         assert_eq!(index_id("Russell 1000 Energy Industry Index"), "Russell 1000 Energy Industry");
-        assert_eq!(decode(b"Russell 2000\xae \x99 \x93x\x94"), "Russell 2000® ™ “x”");
-        assert_eq!(decode("Russell 2000® Index".as_bytes()), "Russell 2000® Index");
     }
 }

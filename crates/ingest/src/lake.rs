@@ -12,7 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::{IngestError, Rejected, SourceReport, formats::quarantine_schema};
+use crate::{IngestError, LedgerEntry, Rejected, SourceReport, formats::quarantine_schema};
 
 /// The lake under a local folder.
 #[derive(Debug, Clone)]
@@ -127,23 +127,52 @@ impl Lake {
         self.put(&format!("raw/{sha256}.csv"), Bytes::copy_from_slice(raw)).await
     }
 
-    pub(crate) async fn write_table(&self, table: &str, source: &str, batch: &RecordBatch) -> Result<(), IngestError> {
+    /// Where one ingested file's rows, quarantine and ledger entry live: `source=<name>/file=<file name>`.
+    fn part(report: &SourceReport) -> String {
+        let file =
+            report.file.file_name().map_or_else(|| report.file.display().to_string(), |f| f.to_string_lossy().into());
+        format!("source={}/file={file}", report.source)
+    }
+
+    async fn get(&self, path: &str) -> Result<Option<Bytes>, IngestError> {
+        match self.store.get(&StorePath::from(path)).await {
+            Ok(got) => got.bytes().await.map(Some),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => Err(e),
+        }
+        .map_err(|source| IngestError::Lake { root: self.root.clone(), source })
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), IngestError> {
+        match self.store.delete(&StorePath::from(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(IngestError::Lake { root: self.root.clone(), source }),
+        }
+    }
+
+    /// The ledger entry of the file `report` describes, as the lake holds it now.
+    pub(crate) async fn ledger_entry(&self, report: &SourceReport) -> Result<Option<LedgerEntry>, IngestError> {
+        let Some(bytes) = self.get(&format!("ledger/{}.json", Self::part(report))).await? else { return Ok(None) };
+        // An entry this version cannot read (an older layout) is treated as absent: the file is ingested again.
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    pub(crate) async fn write_table(&self, report: &SourceReport, batch: &RecordBatch) -> Result<(), IngestError> {
         let bytes = self.encode(batch)?;
-        self.put(&format!("{table}/source={source}/data.parquet"), bytes).await
+        self.put(&format!("{}/{}/data.parquet", report.table, Self::part(report)), bytes).await
     }
 
     pub(crate) async fn write_quarantine(
         &self,
-        source: &str,
-        file: &Path,
+        report: &SourceReport,
         rejected: &[Rejected],
     ) -> Result<(), IngestError> {
         let n = rejected.len();
         let batch = RecordBatch::try_new(
             quarantine_schema(),
             vec![
-                Arc::new(StringArray::from(vec![source; n])),
-                Arc::new(StringArray::from(vec![crate::file_label(file); n])),
+                Arc::new(StringArray::from(vec![report.source.as_str(); n])),
+                Arc::new(StringArray::from(vec![crate::file_label(&report.file); n])),
                 Arc::new(UInt64Array::from_iter_values(rejected.iter().map(|r| r.line))),
                 Arc::new(rejected.iter().map(|r| r.column.as_deref()).collect::<StringArray>()),
                 Arc::new(StringArray::from_iter_values(rejected.iter().map(|r| r.raw.as_str()))),
@@ -152,11 +181,19 @@ impl Lake {
         )
         .expect("quarantine columns match the schema");
         let bytes = self.encode(&batch)?;
-        self.put(&format!("quarantine/source={source}/data.parquet"), bytes).await
+        self.put(&format!("quarantine/{}/data.parquet", Self::part(report)), bytes).await
     }
 
-    pub(crate) async fn write_ledger(&self, report: &SourceReport) -> Result<(), IngestError> {
-        let json = serde_json::to_vec_pretty(report).expect("report serialises");
-        self.put(&format!("ledger/source={}.json", report.source), Bytes::from(json)).await
+    pub(crate) async fn write_ledger(&self, entry: &LedgerEntry) -> Result<(), IngestError> {
+        let json = serde_json::to_vec_pretty(entry).expect("ledger entry serialises");
+        self.put(&format!("ledger/{}.json", Self::part(&entry.report)), Bytes::from(json)).await
+    }
+
+    /// Removes what the lake's first layout (one file per source, `source=<name>/data.parquet`)
+    /// holds for `report`'s source: its rows are the ones being stored again per file.
+    pub(crate) async fn remove_single_file_layout(&self, report: &SourceReport) -> Result<(), IngestError> {
+        self.delete(&format!("{}/source={}/data.parquet", report.table, report.source)).await?;
+        self.delete(&format!("quarantine/source={}/data.parquet", report.source)).await?;
+        self.delete(&format!("ledger/source={}.json", report.source)).await
     }
 }

@@ -8,20 +8,23 @@
 //!
 //! ```text
 //! lake/
-//!   index_levels/source=<name>/data.parquet   date, index_id, price_level, total_return_level, source
-//!   yields/source=<name>/data.parquet         date, series_id, yield_pct, source
-//!   constituents/source=<name>/data.parquet   date, security_id, ticker, sector, index_code,
-//!                                             shares, close, dividend, source
-//!   holdings/source=<name>/data.parquet       as_of, index_code, ticker, name, sector,
-//!                                             asset_class, market_value, weight_pct, quantity,
-//!                                             price, source
-//!   quarantine/source=<name>/data.parquet     source, file, line, column, raw, reason
-//!   ledger/source=<name>.json                 rows read / accepted / rejected, sha256 of the raw file
-//!   raw/<sha256>.csv                          the raw file as received
+//!   index_levels/<part>/data.parquet   date, index_id, price_level, total_return_level, source
+//!   yields/<part>/data.parquet         date, series_id, yield_pct, source
+//!   constituents/<part>/data.parquet   date, security_id, ticker, sector, index_code, shares,
+//!                                      close, dividend, source
+//!   holdings/<part>/data.parquet       as_of, index_code, ticker, name, sector, asset_class,
+//!                                      market_value, weight_pct, quantity, price, source
+//!   quarantine/<part>/data.parquet     source, file, line, column, raw, reason
+//!   ledger/<part>.json                 rows read / accepted / rejected, sha256, encoding, dates,
+//!                                      the as-of cut, and the restatements of the file
+//!   raw/<sha256>.csv                   the raw file as received
 //! ```
 //!
-//! A source's files are replaced whole on every ingest, so ingesting the same file twice changes
-//! nothing and a corrected file replaces the rows of the earlier one.
+//! `<part>` is `source=<name>/file=<file name>`: one part per file a source has delivered (its
+//! `path` may be a glob). Ingesting the same file twice changes nothing; a file that arrives
+//! again with other content (a vendor correction) replaces that file's rows, and its ledger
+//! entry records the restatement (old and new row counts and dates). Files that no longer
+//! match keep their rows: the lake is the history of what was delivered.
 
 mod constituents;
 mod formats;
@@ -88,18 +91,89 @@ pub struct Rejected {
     pub reason: String,
 }
 
-/// What ingesting one source did.
-#[derive(Debug, Clone, serde::Serialize)]
+/// What reading one file of a source gave.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceReport {
     pub source: String,
     pub file: PathBuf,
-    pub table: &'static str,
+    pub table: String,
     pub sha256: String,
+    /// The character encoding the file was read in (`UTF-8`, `windows-1252`, …).
+    pub encoding: String,
+    /// Rows dated after this day (the run's as-of date) were quarantined.
+    pub until: Option<NaiveDate>,
     pub rows_read: u64,
     pub accepted: u64,
     pub rejected: u64,
-    /// The latest date among accepted rows.
+    /// The earliest and latest dates among accepted rows.
+    pub min_date: Option<NaiveDate>,
     pub max_date: Option<NaiveDate>,
+}
+
+/// A file's entry in the lake's ledger (`ledger/source=<name>/file=<file name>.json`): what its
+/// last ingest read, and every earlier version it replaced.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LedgerEntry {
+    #[serde(flatten)]
+    pub report: SourceReport,
+    /// Oldest first: each time the file arrived again with other content (a vendor correction).
+    #[serde(default)]
+    pub restatements: Vec<Restatement>,
+}
+
+/// A corrected file replacing the rows of its earlier version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Restatement {
+    pub previous_sha256: String,
+    pub sha256: String,
+    /// Rows of the earlier version (accepted), replaced by the new version's.
+    pub old_rows: u64,
+    pub new_rows: u64,
+    pub old_dates: (Option<NaiveDate>, Option<NaiveDate>),
+    pub new_dates: (Option<NaiveDate>, Option<NaiveDate>),
+}
+
+/// What storing one file did to the lake.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// The lake already held this file's content with the same as-of cut: nothing was written.
+    Unchanged,
+    /// The file's rows are new in the lake.
+    New,
+    /// The file had been ingested with other content: its rows were replaced.
+    Restated(Restatement),
+    /// The same content, cut at another as-of date.
+    Recut,
+}
+
+/// The files `source.path` names: that file, or every file its glob pattern (`*`, `?`, `[…]`)
+/// matches, in name order. A pattern that matches nothing is an input that has not arrived.
+pub fn source_files(source: &Source) -> Result<Vec<PathBuf>, IngestError> {
+    let pattern = source.path.to_string_lossy();
+    if !pattern.contains(['*', '?', '[']) {
+        return Ok(vec![source.path.clone()]);
+    }
+    let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
+    let files: Vec<PathBuf> = glob::glob(&pattern)
+        .map_err(|e| bad(format!("not a valid file pattern: {e}")))?
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    if files.is_empty() {
+        let e = std::io::Error::new(std::io::ErrorKind::NotFound, "no file matches the pattern");
+        return Err(IngestError::Read { file: source.path.clone(), source: e });
+    }
+    let mut names = std::collections::HashMap::new();
+    for f in &files {
+        if let Some(other) = names.insert(f.file_name(), f) {
+            return Err(bad(format!(
+                "two matching files have the same name ({} and {}); the lake keeps one file per name and source",
+                other.display(),
+                f.display()
+            )));
+        }
+    }
+    Ok(files)
 }
 
 /// A source's file read and validated, not yet in the lake.
@@ -125,15 +199,20 @@ impl ReadSource {
 /// Reads and validates one source's file; nothing is written.
 pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
     let raw = std::fs::read(&source.path).map_err(|e| IngestError::Read { file: source.path.clone(), source: e })?;
-    let parsed = formats::parse(source, &raw)?;
+    let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
+    let (text, encoding) = formats::decode(source, &raw, &bad)?;
+    let parsed = formats::parse_text(source, &text)?;
     let report = SourceReport {
         source: source.name.clone(),
         file: source.path.clone(),
-        table: source.format.table(),
+        table: source.format.table().to_string(),
         sha256: exhibits_core::sha256_hex(&raw),
+        encoding: encoding.to_string(),
+        until: source.until,
         rows_read: parsed.rows_read,
         accepted: parsed.batch.num_rows() as u64,
         rejected: parsed.rejected.len() as u64,
+        min_date: parsed.min_date,
         max_date: parsed.max_date,
     };
     debug_assert_eq!(report.accepted + report.rejected, report.rows_read);
@@ -141,13 +220,35 @@ pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
 }
 
 impl Lake {
-    /// Archives the raw file and replaces the source's rows, quarantine and ledger entry.
-    pub async fn store(&self, read: &ReadSource) -> Result<(), IngestError> {
+    /// Archives the raw file and replaces this file's rows, quarantine and ledger entry in the
+    /// source's part of the lake (the source's other files keep theirs). The same content cut
+    /// at the same as-of date changes nothing; other content is a restatement, recorded.
+    pub async fn store(&self, read: &ReadSource) -> Result<Stored, IngestError> {
         let r = &read.report;
+        let previous = self.ledger_entry(r).await?;
+        let stored = match &previous {
+            None => Stored::New,
+            Some(p) if p.report == *r => return Ok(Stored::Unchanged),
+            Some(p) if p.report.sha256 == r.sha256 => Stored::Recut,
+            Some(p) => Stored::Restated(Restatement {
+                previous_sha256: p.report.sha256.clone(),
+                sha256: r.sha256.clone(),
+                old_rows: p.report.accepted,
+                new_rows: r.accepted,
+                old_dates: (p.report.min_date, p.report.max_date),
+                new_dates: (r.min_date, r.max_date),
+            }),
+        };
         self.archive_raw(&r.sha256, &read.raw).await?;
-        self.write_table(r.table, &r.source, &read.batch).await?;
-        self.write_quarantine(&r.source, &r.file, &read.rejected).await?;
-        self.write_ledger(r).await
+        self.remove_single_file_layout(r).await?;
+        self.write_table(r, &read.batch).await?;
+        self.write_quarantine(r, &read.rejected).await?;
+        let mut restatements = previous.map(|p| p.restatements).unwrap_or_default();
+        if let Stored::Restated(restated) = &stored {
+            restatements.push(restated.clone());
+        }
+        self.write_ledger(&LedgerEntry { report: r.clone(), restatements }).await?;
+        Ok(stored)
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::Source;
 
-use crate::formats::{FieldError, Parsed, parse_date, parse_number, raw_text, records, table_start};
+use crate::formats::{FieldError, Parsed, parse_number, raw_text, records, row_date, table_start};
 use crate::{IngestError, Rejected};
 
 /// `constituents`: one row per security per trading day with a price.
@@ -76,6 +76,7 @@ struct ConstituentRows {
     shares: Float64Builder,
     close: Float64Builder,
     dividend: Float64Builder,
+    min_date: Option<NaiveDate>,
     max_date: Option<NaiveDate>,
 }
 
@@ -100,6 +101,7 @@ impl ConstituentRows {
         self.shares.append_option(shares);
         self.close.append_value(close);
         self.dividend.append_value(dividend);
+        self.min_date = Some(self.min_date.map_or(date, |d| d.min(date)));
         self.max_date = self.max_date.max(Some(date));
     }
 
@@ -117,7 +119,7 @@ impl ConstituentRows {
             Arc::new(StringArray::from(vec![source; n])),
         ];
         let batch = RecordBatch::try_new(lake_constituents_schema(), columns).expect("columns match the schema");
-        Parsed { batch, rejected, rows_read, max_date: self.max_date }
+        Parsed { batch, rejected, rows_read, min_date: self.min_date, max_date: self.max_date }
     }
 }
 
@@ -158,7 +160,7 @@ pub(crate) fn canonical(
         if rec.len() != names.len() {
             return Err((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())));
         }
-        let date = parse_date(&names, rec, 0)?;
+        let date = row_date(source, &names, rec, 0)?;
         let id = text(rec, 1).ok_or_else(|| (names[1].clone(), "missing value".to_string()))?;
         let shares =
             check_range(&names, 5, parse_number(&names, rec, 5, false)?, |x| x >= 0.0, "shares cannot be negative")?;
@@ -224,7 +226,7 @@ pub(crate) fn wide(
         let placed: Result<NaiveDate, FieldError> = if rec.len() != names.len() {
             Err((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())))
         } else {
-            parse_date(&names, rec, 0).and_then(|date| match first_line_of.get(&date) {
+            row_date(source, &names, rec, 0).and_then(|date| match first_line_of.get(&date) {
                 Some(first) => Err((names[0].clone(), format!("duplicate of line {first} ({date})"))),
                 None => {
                     first_line_of.insert(date, line);
@@ -387,7 +389,7 @@ pub(crate) fn holdings(
         Arc::new(StringArray::from(vec![source.name.as_str(); n])),
     ];
     let batch = RecordBatch::try_new(holdings_schema(), columns).expect("columns match the schema");
-    Ok(Parsed { batch, rejected, rows_read, max_date: Some(as_of) })
+    Ok(Parsed { batch, rejected, rows_read, min_date: Some(as_of), max_date: Some(as_of) })
 }
 
 #[cfg(test)]
@@ -482,7 +484,10 @@ mod tests {
             "t.csv: unknown layout for format WidePriceMatrix: expected a header Date,<ticker>,<ticker>,... (unique tickers), found Date,AAA,AAA"
         );
         assert_eq!(error(f, b"Date,AAA\n"), "t.csv: the file has a header (1 tickers) but no rows");
-        assert_eq!(error(f, b"Date,AAA\n\x00\x01"), "t.csv: the file holds binary data (NUL bytes), not CSV text");
+        assert_eq!(
+            error(f, b"Date,AAA\n\x00\x01"),
+            "t.csv: the file holds binary data (NUL bytes), not CSV text (UTF-16 text needs a byte-order mark or encoding = \"utf-16le\")"
+        );
         assert_eq!(
             error(f, b""),
             "t.csv: the file is empty; expected a header Date,<ticker>,<ticker>,... (unique tickers)"
