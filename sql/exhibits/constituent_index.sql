@@ -51,9 +51,12 @@ held as (
         s.price_return,
         s.prev_tr_level / m.tr_level0 as total_growth,
         s.prev_close / m.close0 as price_growth
-    from blocks as b
-    join rebalance_members as m on m.rebalance_date = b.rebalance_date
-    join security_returns as s on s.security_id = m.security_id and s.date = b.date
+    -- Each price row finds its block, then its member row: two joins against small tables
+    -- (blocks: one row per date; members: one per basket member), not one of every member-day
+    -- against every price row.
+    from security_returns as s
+    join blocks as b on b.date = s.date
+    join rebalance_members as m on m.rebalance_date = b.rebalance_date and m.security_id = s.security_id
 ),
 
 basket as (

@@ -68,7 +68,7 @@ fn session() -> SessionContext {
     // DATAFUSION_* variables (e.g. DATAFUSION_EXECUTION_BATCH_SIZE) override the defaults, for
     // the experiments in docs/performance.md.
     let config = SessionConfig::from_env().unwrap_or_else(|_| SessionConfig::new()).with_target_partitions(threads);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = crate::session_context(config);
     ctx.register_udaf(crate::udf::product());
     ctx.register_udaf(crate::udf::fsum());
     let catalog = ctx.catalog("datafusion").expect("the default catalog exists");

@@ -16,12 +16,14 @@
 
 pub mod bench;
 mod contract;
+mod keyed_window;
 mod model;
 mod session;
 mod slt;
 mod udf;
 
 pub use contract::{CONTRACT_FILE, ColumnContract, Contracts, Declared, ModelContract};
+pub use keyed_window::{KeyedWindowExec, KeyedWindowRule, session_context};
 pub use model::{DataTest, Model, Project, TEST_SUFFIX};
 pub use session::{Build, ModelSession, Planned, TestFailure};
 pub use slt::{run_slt_file, slt_dir};

@@ -134,7 +134,7 @@ pub(crate) fn conform(
 impl ModelSession {
     pub fn new() -> ModelSession {
         let config = SessionConfig::new().with_information_schema(true);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = crate::session_context(config);
         ctx.register_udaf(crate::udf::product());
         ctx.register_udaf(crate::udf::fsum());
         ctx.register_udwf(crate::udf::turning_points());

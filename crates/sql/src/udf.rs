@@ -14,13 +14,16 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray};
 use datafusion::arrow::datatypes::FieldRef;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, PartitionEvaluatorArgs, StateFieldsArgs, WindowUDFFieldArgs,
+};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl, create_udaf,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, PartitionEvaluator, Signature, Volatility,
+    WindowUDF, WindowUDFImpl, create_udaf,
 };
 
 /// The `product` aggregate.
@@ -37,14 +40,121 @@ pub fn product() -> AggregateUDF {
 
 /// The `fsum` aggregate.
 pub fn fsum() -> AggregateUDF {
-    create_udaf(
-        "fsum",
-        vec![DataType::Float64],
-        Arc::new(DataType::Float64),
-        Volatility::Immutable,
-        Arc::new(|_| Ok(Box::new(ExactSum::default()))),
-        Arc::new(vec![DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))]),
-    )
+    AggregateUDF::from(Fsum { signature: Signature::exact(vec![DataType::Float64], Volatility::Immutable) })
+}
+
+/// `fsum`: an [`ExactSum`] per group; grouped aggregation keeps them in one vector
+/// ([`ExactSums`]) rather than one accumulator object per group.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Fsum {
+    signature: Signature,
+}
+
+impl AggregateUDFImpl for Fsum {
+    fn name(&self) -> &str {
+        "fsum"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(ExactSum::default()))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let item = Arc::new(Field::new_list_field(DataType::Float64, true));
+        Ok(vec![Arc::new(Field::new(format!("{}[partials]", args.name), DataType::List(item), true))])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(ExactSums::default()))
+    }
+}
+
+/// The exact sums of many groups.
+#[derive(Debug, Default)]
+struct ExactSums {
+    sums: Vec<ExactSum>,
+}
+
+impl ExactSums {
+    fn grow(&mut self, total_num_groups: usize) {
+        if self.sums.len() < total_num_groups {
+            self.sums.resize_with(total_num_groups, ExactSum::default);
+        }
+    }
+}
+
+impl GroupsAccumulator for ExactSums {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.grow(total_num_groups);
+        let values = values[0].as_primitive::<Float64Type>();
+        for (i, g) in group_indices.iter().enumerate() {
+            if values.is_valid(i) && opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i)) {
+                self.sums[*g].add(values.value(i));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let sums = emit_to.take_needed(&mut self.sums);
+        Ok(Arc::new(sums.iter().map(ExactSum::value).collect::<Float64Array>()))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let mut sums = emit_to.take_needed(&mut self.sums);
+        let states = sums.iter_mut().map(|s| s.state().map(|mut v| v.remove(0))).collect::<Result<Vec<_>>>()?;
+        Ok(vec![ScalarValue::iter_to_array(states)?])
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.grow(total_num_groups);
+        let lists = values[0].as_list::<i32>();
+        for (i, g) in group_indices.iter().enumerate() {
+            if lists.is_null(i) {
+                continue;
+            }
+            let partials = lists.value(i);
+            let partials = partials.as_primitive::<Float64Type>();
+            // A group that has seen values always has at least one partial in its state.
+            for v in partials.iter().flatten() {
+                self.sums[*g].add(v);
+            }
+        }
+        Ok(())
+    }
+
+    /// Each row as a state of its own: a one-value list, or null when it is null or filtered out.
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        let values = values[0].as_primitive::<Float64Type>();
+        let lists = (0..values.len()).map(|i| {
+            let kept = values.is_valid(i) && opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+            kept.then(|| vec![Some(values.value(i))])
+        });
+        Ok(vec![Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>(lists))])
+    }
+
+    fn size(&self) -> usize {
+        self.sums.capacity() * size_of::<ExactSum>()
+            + self.sums.iter().map(|s| s.partials.capacity() * size_of::<f64>()).sum::<usize>()
+    }
 }
 
 /// The exact sum of the values seen, as non-overlapping partials in increasing magnitude; the
@@ -187,7 +297,8 @@ impl Accumulator for Product {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Array;
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
     use datafusion::prelude::SessionContext;
 
     #[test]
@@ -215,6 +326,29 @@ mod tests {
         a.merge_batch(&b.state().unwrap().iter().map(|s| s.to_array().unwrap()).collect::<Vec<_>>()).unwrap();
         assert_eq!(a.evaluate().unwrap(), datafusion::common::ScalarValue::Float64(Some(1.601)));
         assert_eq!(super::ExactSum::default().evaluate().unwrap(), datafusion::common::ScalarValue::Float64(None));
+    }
+
+    #[tokio::test]
+    async fn fsum_groups_are_exact_through_partial_and_final_aggregation() {
+        // 5000 groups over 4 partitions: every group's rows are 1e100, its own number g,
+        // -1e100 and null, spread across partitions; the exact sum is g (a float sum gives 0).
+        let ctx = SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(4));
+        ctx.register_udaf(super::fsum());
+        let sql = "select g, fsum(x) as s, count(x) as n from (
+                     select value % 5000 as g,
+                            case value / 5000 when 0 then 1e100 when 1 then cast(value % 5000 as double)
+                                              when 2 then -1e100 else null end as x
+                     from generate_series(0, 19999)) group by g order by g";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let mut groups = 0;
+        for b in &batches {
+            let (g, s) = (b.column(0).as_primitive::<Int64Type>(), b.column(1).as_primitive::<Float64Type>());
+            for i in 0..b.num_rows() {
+                assert_eq!(s.value(i), g.value(i) as f64, "group {}", g.value(i));
+                groups += 1;
+            }
+        }
+        assert_eq!(groups, 5000);
     }
 
     #[tokio::test]
