@@ -9,7 +9,7 @@ use clap::Args;
 use exhibits_core::ExitStatus;
 use exhibits_core::calendar;
 use exhibits_core::pipeline::{OnBadFile, Pipeline, Source};
-use exhibits_ingest::{IngestError, Lake, ReadSource, Stored};
+use exhibits_ingest::{IngestError, Lake, LakeLock, ReadSource, Stored};
 use exhibits_publish::{Dataset, Publisher, RunInfo};
 use exhibits_sql::{Contracts, Project};
 use serde_json::json;
@@ -195,7 +195,7 @@ impl Inputs {
             .iter()
             .map(|(i, e)| {
                 let s = &pipeline.sources[*i];
-                json!({ "source": s.name, "error": e.to_string(), "on_bad_file": format!("{:?}", s.on_bad_file).to_lowercase() })
+                json!({ "source": s.name, "error": e.to_string(), "on_bad_file": s.on_bad_file })
             })
             .collect()
     }
@@ -233,6 +233,13 @@ fn read_sources(pipeline: &Pipeline, until: NaiveDate) -> Result<Inputs, Failure
         }
     }
     Ok(inputs)
+}
+
+/// The pipeline's lake, locked for this run.
+fn open_lake(pipeline: &Pipeline, as_of: NaiveDate) -> Result<(Lake, LakeLock), IngestError> {
+    let lake = Lake::open(&exhibits_core::pipeline::normalize(&pipeline.lake_dir))?;
+    let lock = lake.lock(&format!("pipeline {}, as-of {as_of}", pipeline.name))?;
+    Ok((lake, lock))
 }
 
 /// Stores every file read in the lake; what changed is logged and returned for the summary.
@@ -279,9 +286,7 @@ async fn run_one(
     // (nothing is lost), nothing is built or published.
     let failing: Vec<String> = inputs.failing(pipeline).map(ToString::to_string).collect();
     if !failing.is_empty() {
-        let lake =
-            Lake::open(&exhibits_core::pipeline::normalize(&pipeline.lake_dir)).map_err(with_summary(&summary))?;
-        let _lock = lake.lock(&format!("pipeline {}, as-of {as_of}", pipeline.name)).map_err(with_summary(&summary))?;
+        let (lake, _lock) = open_lake(pipeline, as_of).map_err(with_summary(&summary))?;
         summary["restated"] = store(&lake, inputs).await.map_err(with_summary(&summary))?;
         return Err(Failure::new(
             ExitStatus::DataError,
@@ -320,9 +325,8 @@ async fn run_one(
     let (session, project, contracts) = models::open(pipeline, as_of).map_err(with_summary(&summary))?;
     let selection = select(pipeline, &project, &contracts, selectors).map_err(with_summary(&summary))?;
 
-    let lake = Lake::open(&exhibits_core::pipeline::normalize(&pipeline.lake_dir)).map_err(with_summary(&summary))?;
     // One run at a time per lake: held until this run has published (dropped on return).
-    let _lock = lake.lock(&format!("pipeline {}, as-of {as_of}", pipeline.name)).map_err(with_summary(&summary))?;
+    let (lake, _lock) = open_lake(pipeline, as_of).map_err(with_summary(&summary))?;
     if first {
         summary["restated"] = store(&lake, inputs).await.map_err(with_summary(&summary))?;
     }

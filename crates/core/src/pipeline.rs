@@ -124,7 +124,7 @@ impl SourceFormat {
 }
 
 /// What a bad file of a source does to the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnBadFile {
     #[default]
