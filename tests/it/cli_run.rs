@@ -275,6 +275,39 @@ fn a_glob_source_ingests_each_file_once_and_a_corrected_file_is_a_restatement() 
 }
 
 #[test]
+fn a_row_delivered_by_two_files_is_kept_from_the_first_even_once_that_file_is_gone() {
+    let demo = Demo::new();
+    let (header, rows) = split_levels(&demo, 100, |t| t);
+    // part_3 repeats part_1's sixth row (line 7 there).
+    let levels = demo.path().join("data/levels");
+    std::fs::write(levels.join("part_3.csv"), format!("{header}\n{}\n", rows[5])).unwrap();
+    let fields: Vec<&str> = rows[5].split(',').collect();
+    let why = format!(
+        "part_3.csv: 1 rows quarantined; first at line 2, column date: duplicate of a row of part_1.csv ({} {})",
+        fields[0], fields[1]
+    );
+    let first = demo.run("2024-12-31");
+    assert_exit(&first, 0, "success", &[]);
+    assert!(first.stderr.contains(&why), "{}", first.stderr);
+    let part_3 = first.summary["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["file"].as_str().unwrap().ends_with("part_3.csv"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (part_3["rows_read"].as_u64(), part_3["accepted"].as_u64(), part_3["rejected"].as_u64()),
+        (Some(1), Some(0), Some(1))
+    );
+    // The vendor's folder no longer has part_1; the lake does, and still wins.
+    std::fs::remove_file(levels.join("part_1.csv")).unwrap();
+    let again = demo.run("2024-12-31");
+    assert_exit(&again, 0, "success", &[]);
+    assert!(again.stderr.contains(&why), "{}", again.stderr);
+}
+
+#[test]
 fn a_bad_file_of_a_glob_source_is_skipped_when_the_source_tolerates_it() {
     let demo = Demo::new();
     split_levels(&demo, 100, |t| t);

@@ -205,18 +205,29 @@ impl Inputs {
 /// quarantined); nothing is written. A bad file is kept aside, not the end of the reading.
 fn read_sources(pipeline: &Pipeline, until: NaiveDate) -> Result<Inputs, Failure> {
     let mut inputs = Inputs { reads: Vec::new(), bad: Vec::new() };
+    let lake_root = exhibits_core::pipeline::normalize(&pipeline.lake_dir);
     for (i, source) in pipeline.sources.iter().enumerate() {
+        let mut reads = Vec::new();
         for file in exhibits_ingest::source_files(source)? {
             let one = Source { path: file, until: Some(until), ..source.clone() };
-            let read = match exhibits_ingest::read_source(&one) {
-                Ok(read) => read,
+            match exhibits_ingest::read_source(&one) {
+                Ok(read) => reads.push(read),
                 Err(e @ IngestError::BadFile { .. }) => {
                     tracing::error!(source = %source.name, "{e}");
                     inputs.bad.push((i, e));
-                    continue;
                 }
                 Err(e) => return Err(e.into()),
-            };
+            }
+        }
+        // A (date, id) delivered by two files of the source is kept from the first: the lake's
+        // other files of the source, then this run's in name order.
+        let names: Vec<String> =
+            reads.iter().filter_map(|r| r.report.file.file_name().map(|f| f.to_string_lossy().into_owned())).collect();
+        exhibits_ingest::reject_duplicates_across_files(
+            &mut reads,
+            exhibits_ingest::keys_in_lake(&lake_root, source, &names)?,
+        );
+        for read in reads {
             let r = &read.report;
             tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, encoding = %r.encoding, "read {}", r.file.display());
             if let Some(first) = read.rejected().first() {

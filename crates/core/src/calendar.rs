@@ -34,6 +34,13 @@ pub fn epoch_days(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
+/// The date `days` days after 1970-01-01 (Arrow's `Date32`).
+pub fn from_epoch_days(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+        + chrono::Days::new(0)
+        + chrono::TimeDelta::days(i64::from(days))
+}
+
 /// Easter Sunday (Gregorian, anonymous algorithm).
 pub fn easter(year: i32) -> NaiveDate {
     let a = year % 19;

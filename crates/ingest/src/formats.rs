@@ -63,6 +63,8 @@ pub(crate) struct Parsed {
     pub(crate) batch: RecordBatch,
     pub(crate) rejected: Vec<Rejected>,
     pub(crate) rows_read: u64,
+    /// The line of each accepted row, in the batch's order.
+    pub(crate) lines: Vec<u64>,
     pub(crate) min_date: Option<NaiveDate>,
     pub(crate) max_date: Option<NaiveDate>,
 }
@@ -429,6 +431,7 @@ pub(crate) fn parse_text(source: &Source, text: &str) -> Result<Parsed, IngestEr
     }
 
     let mut rows: Vec<Row> = Vec::new();
+    let mut lines = Vec::new();
     let mut rejected = Vec::new();
     let mut first_line_of: HashMap<(NaiveDate, String), u64> = HashMap::new();
     let mut rows_read = 0;
@@ -447,6 +450,7 @@ pub(crate) fn parse_text(source: &Source, text: &str) -> Result<Parsed, IngestEr
                 }
                 first_line_of.insert((row.date, row.id.clone()), line);
                 rows.push(row);
+                lines.push(line);
             }
             Err((column, reason)) => rejected.push(Rejected {
                 line,
@@ -481,7 +485,7 @@ pub(crate) fn parse_text(source: &Source, text: &str) -> Result<Parsed, IngestEr
         ),
     }
     .expect("columns match the canonical schema");
-    Ok(Parsed { batch, rejected, rows_read, min_date, max_date })
+    Ok(Parsed { batch, rejected, rows_read, lines, min_date, max_date })
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub(crate) fn daily_values(
     }
     let close = names.iter().position(|n| n == "Close").expect("header checked");
 
-    let (mut ids, mut levels) = (Vec::new(), Vec::new());
+    let (mut ids, mut levels, mut lines) = (Vec::new(), Vec::new(), Vec::new());
     let mut rejected = Vec::new();
     let mut rows_read = 0;
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
@@ -83,6 +83,7 @@ pub(crate) fn daily_values(
                     first_line_of.insert(id.clone(), line);
                     ids.push(id);
                     levels.push(v);
+                    lines.push(line);
                     None
                 }
             },
@@ -110,7 +111,14 @@ pub(crate) fn daily_values(
         ],
     )
     .expect("columns match the canonical schema");
-    Ok(Parsed { batch, rejected, rows_read, min_date: (n > 0).then_some(as_of), max_date: (n > 0).then_some(as_of) })
+    Ok(Parsed {
+        batch,
+        rejected,
+        rows_read,
+        lines,
+        min_date: (n > 0).then_some(as_of),
+        max_date: (n > 0).then_some(as_of),
+    })
 }
 
 #[cfg(test)]

@@ -181,6 +181,8 @@ pub struct ReadSource {
     pub report: SourceReport,
     raw: Vec<u8>,
     batch: arrow::array::RecordBatch,
+    /// The line of each accepted row.
+    lines: Vec<u64>,
     rejected: Vec<Rejected>,
 }
 
@@ -216,7 +218,7 @@ pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
         max_date: parsed.max_date,
     };
     debug_assert_eq!(report.accepted + report.rejected, report.rows_read);
-    Ok(ReadSource { report, raw, batch: parsed.batch, rejected: parsed.rejected })
+    Ok(ReadSource { report, raw, batch: parsed.batch, lines: parsed.lines, rejected: parsed.rejected })
 }
 
 impl Lake {
@@ -250,6 +252,108 @@ impl Lake {
         self.write_ledger(&LedgerEntry { report: r.clone(), restatements }).await?;
         Ok(stored)
     }
+}
+
+/// A row's identity across the files of a source: its date and its index, series or security.
+type RowKey = (i32, String);
+
+/// The keys of `batch`'s rows, for the tables whose rows have one (holdings snapshots do not).
+fn row_keys(batch: &arrow::array::RecordBatch, table: &str) -> Option<Vec<RowKey>> {
+    use arrow::array::AsArray;
+    let id = match table {
+        "index_levels" => "index_id",
+        "yields" => "series_id",
+        "constituents" => "security_id",
+        _ => return None,
+    };
+    let dates = batch.column_by_name("date")?.as_primitive::<arrow::datatypes::Date32Type>();
+    let ids = batch.column_by_name(id)?.as_string::<i32>();
+    Some((0..batch.num_rows()).map(|i| (dates.value(i), ids.value(i).to_string())).collect())
+}
+
+/// The keys the lake under `lake_root` holds for `source`'s files other than `except` (file
+/// names), with the file each came from. Nothing when the lake does not exist yet.
+pub fn keys_in_lake(
+    lake_root: &Path,
+    source: &Source,
+    except: &[String],
+) -> Result<std::collections::HashMap<RowKey, String>, IngestError> {
+    let table = source.format.table();
+    let dir = lake_root.join(table).join(format!("source={}", source.name));
+    let mut held = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(held) };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(file) = name.strip_prefix("file=") else { continue };
+        if except.iter().any(|e| e == file) {
+            continue;
+        }
+        let path = entry.path().join("data.parquet");
+        let read_err = |source| IngestError::Read { file: path.clone(), source };
+        let f = std::fs::File::open(&path).map_err(read_err)?;
+        let encode =
+            |e: parquet::errors::ParquetError| IngestError::Encode { root: path.clone(), message: e.to_string() };
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .map_err(encode)?
+            .build()
+            .map_err(encode)?;
+        for batch in reader {
+            let batch = batch.map_err(|e| IngestError::Encode { root: path.clone(), message: e.to_string() })?;
+            for key in row_keys(&batch, table).unwrap_or_default() {
+                held.entry(key).or_insert_with(|| file.to_string());
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// Quarantines the rows of a source's files that an earlier file already holds: `held` (the
+/// source's other files in the lake), then each of `reads` in order (a source's files in name
+/// order) — the first delivery of a (date, id) keeps it. Each file's counts are updated, so
+/// accepted + rejected = read still holds.
+pub fn reject_duplicates_across_files(reads: &mut [ReadSource], mut held: std::collections::HashMap<RowKey, String>) {
+    for read in reads.iter_mut() {
+        let Some(keys) = row_keys(&read.batch, &read.report.table) else { return };
+        let file = read.report.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut keep = Vec::with_capacity(keys.len());
+        for (i, key) in keys.into_iter().enumerate() {
+            match held.get(&key) {
+                Some(other) => {
+                    let date = exhibits_core::calendar::from_epoch_days(key.0);
+                    read.rejected.push(Rejected {
+                        line: read.lines[i],
+                        column: Some("date".into()),
+                        raw: line_text(&read.raw, read.lines[i]),
+                        reason: format!("duplicate of a row of {other} ({date} {})", key.1),
+                    });
+                    keep.push(false);
+                }
+                None => {
+                    held.insert(key, file.clone());
+                    keep.push(true);
+                }
+            }
+        }
+        if keep.iter().all(|k| *k) {
+            continue;
+        }
+        let mask = arrow::array::BooleanArray::from(keep.clone());
+        read.batch = arrow::compute::filter_record_batch(&read.batch, &mask).expect("a mask of the batch's length");
+        read.lines = read.lines.iter().zip(&keep).filter(|(_, k)| **k).map(|(l, _)| *l).collect();
+        read.rejected.sort_by_key(|r| r.line);
+        let r = &mut read.report;
+        r.accepted = read.batch.num_rows() as u64;
+        r.rejected = read.rejected.len() as u64;
+        let dates = row_keys(&read.batch, &r.table).unwrap_or_default();
+        r.min_date = dates.iter().map(|k| k.0).min().map(exhibits_core::calendar::from_epoch_days);
+        r.max_date = dates.iter().map(|k| k.0).max().map(exhibits_core::calendar::from_epoch_days);
+    }
+}
+
+/// Line `line` (1-based) of a raw file, as text.
+fn line_text(raw: &[u8], line: u64) -> String {
+    let text = raw.split(|b| *b == b'\n').nth(line.saturating_sub(1) as usize).unwrap_or_default();
+    String::from_utf8_lossy(text).trim_end_matches('\r').to_string()
 }
 
 /// The display name of a file in errors and the quarantine.

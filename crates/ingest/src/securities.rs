@@ -76,6 +76,7 @@ struct ConstituentRows {
     shares: Float64Builder,
     close: Float64Builder,
     dividend: Float64Builder,
+    lines: Vec<u64>,
     min_date: Option<NaiveDate>,
     max_date: Option<NaiveDate>,
 }
@@ -84,6 +85,7 @@ impl ConstituentRows {
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
+        line: u64,
         date: NaiveDate,
         security_id: &str,
         ticker: Option<&str>,
@@ -93,6 +95,7 @@ impl ConstituentRows {
         close: f64,
         dividend: f64,
     ) {
+        self.lines.push(line);
         self.date.append_value(epoch_days(date));
         self.security_id.append_value(security_id);
         self.ticker.append_option(ticker);
@@ -119,7 +122,7 @@ impl ConstituentRows {
             Arc::new(StringArray::from(vec![source; n])),
         ];
         let batch = RecordBatch::try_new(lake_constituents_schema(), columns).expect("columns match the schema");
-        Parsed { batch, rejected, rows_read, min_date: self.min_date, max_date: self.max_date }
+        Parsed { batch, rejected, rows_read, lines: self.lines, min_date: self.min_date, max_date: self.max_date }
     }
 }
 
@@ -185,7 +188,7 @@ pub(crate) fn canonical(
                     let reason = format!("duplicate of line {first} ({date} {id})");
                     reject(&mut rejected, line, names[1].clone(), raw_text(rec), reason);
                 } else {
-                    rows.push(date, &id, text(rec, 2), text(rec, 3), text(rec, 4), shares, close, dividend);
+                    rows.push(line, date, &id, text(rec, 2), text(rec, 3), text(rec, 4), shares, close, dividend);
                     first_line_of.insert((date, id), line);
                 }
             }
@@ -249,7 +252,9 @@ pub(crate) fn wide(
             let value = parse_number(&names, rec, i, true)
                 .and_then(|v| check_range(&names, i, v, |x| x > 0.0, "a close must be positive"));
             match value {
-                Ok(Some(close)) => rows.push(date, &names[i], Some(&names[i]), None, index_code, None, close, 0.0),
+                Ok(Some(close)) => {
+                    rows.push(line, date, &names[i], Some(&names[i]), None, index_code, None, close, 0.0)
+                }
                 Ok(None) => unreachable!("required"),
                 Err((column, reason)) => {
                     let raw = format!("{},{}", rec.get(0).unwrap_or(""), rec.get(i).unwrap_or(""));
@@ -322,6 +327,7 @@ pub(crate) fn holdings(
         (Float64Builder::new(), Float64Builder::new(), Float64Builder::new(), Float64Builder::new());
     let mut rejected = Vec::new();
     let mut rows_read = 0;
+    let mut lines = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     records(&mut reader, body.as_bytes(), header_line, bad, |line, rec| {
         // The legal footer starts after a blank (or non-breaking-space) line.
@@ -357,6 +363,7 @@ pub(crate) fn holdings(
                 reject(&mut rejected, line, String::new(), raw, reason);
             }
             Ok((m, w, q, p)) => {
+                lines.push(line);
                 b_ticker.append_option(text(rec, ticker).filter(|t| *t != "-"));
                 b_name.append_option(text(rec, name));
                 b_sector.append_option(text(rec, sector));
@@ -389,7 +396,7 @@ pub(crate) fn holdings(
         Arc::new(StringArray::from(vec![source.name.as_str(); n])),
     ];
     let batch = RecordBatch::try_new(holdings_schema(), columns).expect("columns match the schema");
-    Ok(Parsed { batch, rejected, rows_read, min_date: Some(as_of), max_date: Some(as_of) })
+    Ok(Parsed { batch, rejected, rows_read, lines, min_date: Some(as_of), max_date: Some(as_of) })
 }
 
 #[cfg(test)]

@@ -361,7 +361,21 @@ impl KeyState {
 /// A session with `config` whose physical optimizer tries [`KeyedWindowRule`] first (before
 /// DataFusion adds sorts and repartitions), unless `EXHIBITS_KEYED_WINDOW=off` (for measuring
 /// the difference, docs/performance.md).
-pub fn session_context(config: datafusion::prelude::SessionConfig) -> datafusion::prelude::SessionContext {
+///
+/// Hash joins whose build side has up to 4 Mi rows / 128 MiB are broadcast (one hash table,
+/// the probe side streamed where it is) rather than hash-partitioned on both sides: the engine
+/// joins tens of millions of price rows to baskets of some hundred thousand members, and
+/// DataFusion's defaults (128 Ki rows / 1 MiB) would shuffle every price row.
+pub fn session_context(mut config: datafusion::prelude::SessionConfig) -> datafusion::prelude::SessionContext {
+    let defaults = datafusion::common::config::OptimizerOptions::default();
+    let optimizer = &mut config.options_mut().optimizer;
+    // Only where still DataFusion's default: DATAFUSION_OPTIMIZER_* variables win.
+    if optimizer.hash_join_single_partition_threshold == defaults.hash_join_single_partition_threshold {
+        optimizer.hash_join_single_partition_threshold = 128 << 20;
+    }
+    if optimizer.hash_join_single_partition_threshold_rows == defaults.hash_join_single_partition_threshold_rows {
+        optimizer.hash_join_single_partition_threshold_rows = 4 << 20;
+    }
     let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
     if std::env::var("EXHIBITS_KEYED_WINDOW").is_ok_and(|v| v == "off") {
         tracing::info!("EXHIBITS_KEYED_WINDOW=off: windows by key are sorted and run by DataFusion");
