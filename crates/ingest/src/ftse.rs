@@ -47,7 +47,7 @@ pub(crate) fn daily_values(
                 as_of_line.unwrap_or("none")
             ))
         })?;
-    let (header_at, lines_before) = table_start(&text, 15, &[",\"Open\"", ",Open"]).ok_or_else(|| {
+    let (header_at, lines_before) = table_start(text, 15, &[",\"Open\"", ",Open"]).ok_or_else(|| {
         bad(format!("not an FTSE Russell Daily Values file: expected a header {HEADER} in the first 15 lines"))
     })?;
     let body = &text[header_at..];
