@@ -321,6 +321,22 @@ fn a_bad_file_of_a_glob_source_is_skipped_when_the_source_tolerates_it() {
 }
 
 #[test]
+fn format_auto_tells_the_demo_files_apart_and_still_waits_for_the_as_of_day() {
+    let demo = Demo::new();
+    demo.pipeline_with(|t| {
+        t.replace("format = \"canonical_index_levels\"", "format = \"auto\"")
+            .replace("format = \"canonical_yields\"", "format = \"auto\"")
+    });
+    let o = demo.run("2024-12-31");
+    assert_exit(&o, 0, "success", &[]);
+    let formats: Vec<&str> =
+        o.summary["inputs"].as_array().unwrap().iter().map(|i| i["format"].as_str().unwrap()).collect();
+    assert_eq!(formats, ["canonical_index_levels", "canonical_yields"]);
+    // Index levels must reach the as-of day (their table's rule), told from the file.
+    assert_exit(&demo.run("2025-01-06"), 99, "not_ready", &["source demo_index_levels", "reaches 2024-12-31"]);
+}
+
+#[test]
 fn rows_dated_after_the_as_of_date_are_quarantined() {
     let demo = Demo::new();
     let path = demo.path().join("data/treasury_10y.csv");

@@ -413,3 +413,52 @@ fn ftse_daily_values_parse_and_match_the_rut_close() {
     let latin = read(dir.path().join("daily_values_russell_250827.CSV"));
     assert_eq!(latin.batch(), utf8.batch());
 }
+
+#[test]
+fn every_real_file_is_told_apart_by_format_auto() {
+    use exhibits_core::pipeline::{Source, SourceFormat};
+    // What each file is, from its folder and SOURCES.md: Ok(format), or Err(the error) where no
+    // format fits alone — Yahoo-style downloads (an index or a yield index) and `Date,^RUT` (one
+    // Yahoo symbol's closes, no vendor layout) must be named.
+    let expected = |path: &str| match path.split('/').next().unwrap() {
+        "constituents" => Ok("wide_price_matrix"),
+        "fred" => Ok("fred"),
+        "ishares_holdings" => Ok("ishares_holdings"),
+        "treasury" => Ok("treasury_par_curve"),
+        "yahoo_adjclose" => Err("yahoo_close (an index's level) or yahoo_yield"),
+        "rut_price_close_yahoo.csv" => Err("cannot tell the format from the first line \"Date,^RUT\""),
+        "ftse_russell_daily_values_20250827.csv" => Ok("ftse_daily_values"),
+        other => panic!("a real file this test does not know: {other}"),
+    };
+    let mut files = Vec::new();
+    for dir in [real_data()] {
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().map(Result::unwrap) {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else if e.path().extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")) {
+                    files.push(e.path());
+                }
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 18, "{} files", files.len());
+    for file in files {
+        let rel = file.strip_prefix(real_data()).unwrap().to_string_lossy().into_owned();
+        let source = Source {
+            index_id: Some("X".into()),
+            series_id: Some("Y".into()),
+            ..Source::new("t", SourceFormat::Auto, file.clone())
+        };
+        match (expected(&rel), exhibits_ingest::read_source(&source)) {
+            (Ok(format), Ok(read)) => {
+                assert_eq!(read.report.format, format, "{rel}");
+                assert!(read.report.accepted > 0, "{rel}");
+            }
+            (Err(why), Err(e)) => assert!(e.to_string().contains(why), "{rel}: {e}"),
+            (want, got) => panic!("{rel}: expected {want:?}, got {:?}", got.map(|r| r.report.format)),
+        }
+    }
+}

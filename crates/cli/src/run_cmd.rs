@@ -223,10 +223,10 @@ fn read_sources(pipeline: &Pipeline, until: NaiveDate) -> Result<Inputs, Failure
         // other files of the source, then this run's in name order.
         let names: Vec<String> =
             reads.iter().filter_map(|r| r.report.file.file_name().map(|f| f.to_string_lossy().into_owned())).collect();
-        exhibits_ingest::reject_duplicates_across_files(
-            &mut reads,
-            exhibits_ingest::keys_in_lake(&lake_root, source, &names)?,
-        );
+        if let Some(table) = reads.first().map(|r| r.report.table.clone()) {
+            let held = exhibits_ingest::keys_in_lake(&lake_root, &source.name, &table, &names)?;
+            exhibits_ingest::reject_duplicates_across_files(&mut reads, held);
+        }
         for read in reads {
             let r = &read.report;
             tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, encoding = %r.encoding, "read {}", r.file.display());
@@ -314,9 +314,12 @@ async fn run_one(
     // Checked before anything is written, so that a run that is too early (exit 99) leaves the
     // lake as it was.
     let expected = calendar::last_trading_day_on_or_before(as_of);
-    let late = pipeline.sources.iter().enumerate().filter(|(_, s)| s.requires_as_of()).find_map(|(i, source)| {
-        let latest = inputs.reads.iter().filter(|(j, _)| *j == i).filter_map(|(_, r)| r.report.max_date).max();
-        latest.is_none_or(|d| d < expected).then_some((source, latest))
+    let late = pipeline.sources.iter().enumerate().find_map(|(i, source)| {
+        let reads: Vec<&ReadSource> = inputs.reads.iter().filter(|(j, _)| *j == i).map(|(_, r)| r).collect();
+        // The table of the format read (told from the file for format = "auto").
+        let table = reads.first().map_or(source.format.table(), |r| r.report.table.as_str());
+        let latest = reads.iter().filter_map(|r| r.report.max_date).max();
+        (source.requires_as_of_in(table) && latest.is_none_or(|d| d < expected)).then_some((source, latest))
     });
     if let Some((source, latest)) = late {
         let latest = latest.map_or("no rows".to_string(), |d| d.to_string());

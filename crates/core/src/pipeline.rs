@@ -88,6 +88,9 @@ pub enum SourceFormat {
     /// dates, newest first, tenor columns varying by year); `column` picks the tenor
     /// (default `10 Yr`).
     TreasuryParCurve,
+    /// Told from the first file's content when it is read, where only one format fits (a
+    /// Yahoo-style `Date,Close` could be an index or a yield index: an error asks to name it).
+    Auto,
 }
 
 impl SourceFormat {
@@ -104,6 +107,7 @@ impl SourceFormat {
             SourceFormat::Fred => "fred",
             SourceFormat::FtseDailyValues => "ftse_daily_values",
             SourceFormat::TreasuryParCurve => "treasury_par_curve",
+            SourceFormat::Auto => "auto",
         }
     }
 
@@ -119,6 +123,7 @@ impl SourceFormat {
             | SourceFormat::TreasuryParCurve => "yields",
             SourceFormat::CanonicalConstituents | SourceFormat::WidePriceMatrix => "constituents",
             SourceFormat::IsharesHoldings => "holdings",
+            SourceFormat::Auto => "(told from the file)",
         }
     }
 }
@@ -203,9 +208,40 @@ impl Source {
         self.encoding.as_deref().and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()))
     }
 
+    /// What the source lacks for its format (`index_id` for a single-index file, `series_id` for a
+    /// yield file), as an error message; None when nothing is missing.
+    pub fn missing_id(&self) -> Option<String> {
+        match self.format {
+            SourceFormat::YahooClose | SourceFormat::WidePriceMatrix | SourceFormat::IsharesHoldings
+                if self.index_id.is_none() =>
+            {
+                Some(format!(
+                    "source {:?} (format {}) needs index_id = \"…\" (the index its rows belong to)",
+                    self.name,
+                    self.format.name()
+                ))
+            }
+            SourceFormat::CanonicalYields
+            | SourceFormat::YahooYield
+            | SourceFormat::Fred
+            | SourceFormat::TreasuryParCurve
+                if self.series_id.is_none() =>
+            {
+                Some(format!("source {:?} (a yield format, {}) needs series_id = \"…\"", self.name, self.format.name()))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether this source must cover the as-of trading day.
     pub fn requires_as_of(&self) -> bool {
-        self.require_as_of.unwrap_or(matches!(self.format.table(), "index_levels" | "constituents"))
+        self.requires_as_of_in(self.format.table())
+    }
+
+    /// Whether this source, its rows landing in lake table `table`, must cover the as-of
+    /// trading day (for `format = "auto"`, the table of the format told from the file).
+    pub fn requires_as_of_in(&self, table: &str) -> bool {
+        self.require_as_of.unwrap_or(matches!(table, "index_levels" | "constituents"))
     }
 }
 
@@ -433,25 +469,8 @@ impl Pipeline {
             if !names.insert(s.name.clone()) {
                 return Err(invalid(format!("two sources are named {:?}; source names must be unique", s.name)));
             }
-            match s.format {
-                SourceFormat::YahooClose | SourceFormat::WidePriceMatrix | SourceFormat::IsharesHoldings
-                    if s.index_id.is_none() =>
-                {
-                    return Err(invalid(format!(
-                        "source {:?} (format {}) needs index_id = \"…\" (the index its rows belong to)",
-                        s.name,
-                        s.format.name()
-                    )));
-                }
-                SourceFormat::CanonicalYields
-                | SourceFormat::YahooYield
-                | SourceFormat::Fred
-                | SourceFormat::TreasuryParCurve
-                    if s.series_id.is_none() =>
-                {
-                    return Err(invalid(format!("source {:?} (a yield format) needs series_id = \"…\"", s.name)));
-                }
-                _ => {}
+            if let Some(what) = s.missing_id() {
+                return Err(invalid(what));
             }
             if let Some(label) = s.encoding.as_deref().filter(|_| s.declared_encoding().is_none()) {
                 return Err(invalid(format!(

@@ -144,7 +144,47 @@ fn layout(source: &Source, names: &[String]) -> Option<Layout> {
             .flatten()
             .map(|i| Layout { date: 0, id: None, price: None, total: None, value: Some(i) })
         }
-        SourceFormat::IsharesHoldings | SourceFormat::FtseDailyValues => None,
+        SourceFormat::IsharesHoldings | SourceFormat::FtseDailyValues | SourceFormat::Auto => None,
+    }
+}
+
+/// The format of a file told from its first lines, where only one format fits; otherwise why not.
+pub(crate) fn detect(text: &str) -> Result<SourceFormat, String> {
+    use SourceFormat::*;
+    let head: Vec<&str> = text.trim_start_matches('\u{feff}').lines().take(30).collect();
+    let begins = |p: &str| head.iter().any(|l| l.trim_start_matches('"').starts_with(p));
+    if begins("Fund Holdings as of") {
+        return Ok(IsharesHoldings);
+    }
+    if begins("As of ") && (begins(",\"Open\"") || begins(",Open")) {
+        return Ok(FtseDailyValues);
+    }
+    let first = head.first().copied().unwrap_or("");
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(first.as_bytes());
+    let names: Vec<String> = reader.records().next().and_then(Result::ok).map(|r| header_names(&r)).unwrap_or_default();
+    let n: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tenor = |c: &&str| c.ends_with(" Mo") || c.ends_with(" Yr");
+    let ticker = |c: &&str| {
+        !c.is_empty()
+            && c.len() <= 12
+            && c.chars().all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ".-/".contains(ch))
+    };
+    match n.as_slice() {
+        ["date", "index_id", "price_level", "total_return_level"] => Ok(CanonicalIndexLevels),
+        ["date", "yield_pct"] => Ok(CanonicalYields),
+        _ if names.join(",") == crate::securities::CANONICAL_HEADER => Ok(CanonicalConstituents),
+        ["DATE" | "observation_date", _] => Ok(Fred),
+        ["Date", "Close"] | ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"] => Err(format!(
+            "the header {first:?} is a Yahoo-style download, which is yahoo_close (an index's level) or yahoo_yield \
+             (a yield index such as ^TNX): set format to one of them"
+        )),
+        ["Date", rest @ ..] if rest.iter().any(tenor) => Ok(TreasuryParCurve),
+        ["Date", rest @ ..] if !rest.is_empty() && rest.iter().all(ticker) => Ok(WidePriceMatrix),
+        _ => Err(format!(
+            "cannot tell the format from the first line {first:?}; set format to one of canonical_index_levels, \
+             yahoo_close, ftse_daily_values, canonical_yields, yahoo_yield, fred, treasury_par_curve, \
+             canonical_constituents, wide_price_matrix, ishares_holdings"
+        )),
     }
 }
 
@@ -164,6 +204,7 @@ fn expected_header(format: SourceFormat) -> &'static str {
         SourceFormat::Fred => "DATE,<series> or observation_date,<series>",
         SourceFormat::FtseDailyValues => crate::ftse::HEADER,
         SourceFormat::TreasuryParCurve => "Date,\"1 Mo\",…,\"10 Yr\",… with the source's column (default 10 Yr)",
+        SourceFormat::Auto => "of one of the formats",
     }
 }
 
@@ -624,5 +665,29 @@ mod tests {
         );
         assert_eq!(read(&declared("latin1"), b"caf\xe9"), Ok(("café".into(), "windows-1252")));
         assert_eq!(read(&declared("utf-16le"), b"a\x00"), Ok(("a".into(), "UTF-16LE")));
+    }
+
+    #[test]
+    fn formats_are_told_from_the_header_where_only_one_fits() {
+        use SourceFormat::*;
+        let cases: [(&str, Result<SourceFormat, &str>); 10] = [
+            ("date,index_id,price_level,total_return_level\n", Ok(CanonicalIndexLevels)),
+            ("\u{feff}date,yield_pct\r\n2024-01-02,4\r\n", Ok(CanonicalYields)),
+            ("date,security_id,ticker,sector,index_code,shares,close,dividend\n", Ok(CanonicalConstituents)),
+            ("observation_date,DGS10\n", Ok(Fred)),
+            ("Date,\"1 Mo\",\"2 Mo\",\"10 Yr\"\n", Ok(TreasuryParCurve)),
+            ("Date,AAPL,BRK.B,BF-B\n", Ok(WidePriceMatrix)),
+            ("\"Fund Holdings as of\",\"May 13, 2025\"\n", Ok(IsharesHoldings)),
+            ("\"Daily Values\"\n\"As of August 27, 2025\"\n,\"Open\",\"High\"\n", Ok(FtseDailyValues)),
+            ("Date,Close\n", Err("is a Yahoo-style download, which is yahoo_close (an index's level) or yahoo_yield")),
+            ("Date,Price,Volume\n", Err("cannot tell the format from the first line \"Date,Price,Volume\"")),
+        ];
+        for (text, want) in cases {
+            match (detect(text), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{text:?}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{text:?}: {got}"),
+                (got, want) => panic!("{text:?}: {got:?}, expected {want:?}"),
+            }
+        }
     }
 }

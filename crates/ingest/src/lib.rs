@@ -43,7 +43,7 @@ pub use securities::{holdings_schema, lake_constituents_schema};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use exhibits_core::pipeline::Source;
+use exhibits_core::pipeline::{Source, SourceFormat};
 use exhibits_core::{Classify, ExitStatus};
 
 /// An error that stops the ingest of one file (its bad rows never do: they are quarantined).
@@ -96,6 +96,8 @@ pub struct Rejected {
 pub struct SourceReport {
     pub source: String,
     pub file: PathBuf,
+    /// The format the file was read as (told from the content for `format = "auto"`).
+    pub format: String,
     pub table: String,
     pub sha256: String,
     /// The character encoding the file was read in (`UTF-8`, `windows-1252`, …).
@@ -203,10 +205,25 @@ pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
     let raw = std::fs::read(&source.path).map_err(|e| IngestError::Read { file: source.path.clone(), source: e })?;
     let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
     let (text, encoding) = formats::decode(source, &raw, &bad)?;
+    // `format = "auto"`: told from the content, then read as if the pipeline had named it.
+    let detected;
+    let source = match source.format {
+        SourceFormat::Auto => {
+            let format = formats::detect(&text).map_err(&bad)?;
+            detected = Source { format, ..source.clone() };
+            if let Some(missing) = detected.missing_id() {
+                return Err(bad(format!("detected format {}: {missing}", format.name())));
+            }
+            tracing::info!(source = %source.name, "{}: detected format {}", source.path.display(), format.name());
+            &detected
+        }
+        _ => source,
+    };
     let parsed = formats::parse_text(source, &text)?;
     let report = SourceReport {
         source: source.name.clone(),
         file: source.path.clone(),
+        format: source.format.name().to_string(),
         table: source.format.table().to_string(),
         sha256: exhibits_core::sha256_hex(&raw),
         encoding: encoding.to_string(),
@@ -271,15 +288,15 @@ fn row_keys(batch: &arrow::array::RecordBatch, table: &str) -> Option<Vec<RowKey
     Some((0..batch.num_rows()).map(|i| (dates.value(i), ids.value(i).to_string())).collect())
 }
 
-/// The keys the lake under `lake_root` holds for `source`'s files other than `except` (file
-/// names), with the file each came from. Nothing when the lake does not exist yet.
+/// The keys the lake under `lake_root` holds in `table` for `source`'s files other than
+/// `except` (file names), with the file each came from. Nothing when the lake does not exist yet.
 pub fn keys_in_lake(
     lake_root: &Path,
-    source: &Source,
+    source: &str,
+    table: &str,
     except: &[String],
 ) -> Result<std::collections::HashMap<RowKey, String>, IngestError> {
-    let table = source.format.table();
-    let dir = lake_root.join(table).join(format!("source={}", source.name));
+    let dir = lake_root.join(table).join(format!("source={source}"));
     let mut held = std::collections::HashMap::new();
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(held) };
     for entry in entries.filter_map(Result::ok) {
