@@ -214,7 +214,8 @@ fn a_file_of_another_layout_exits_1_naming_the_file_and_the_other_files_are_inge
     );
     assert_eq!(o.summary["bad_files"][0]["source"], "demo_treasury_10y", "{}", o.summary);
     let lake = demo.path().join("var/lake");
-    assert!(lake.join("index_levels/source=demo_index_levels/file=index_levels.csv/data.parquet").is_file());
+    // The demo's levels are all of 2024: one year partition.
+    assert!(lake.join("index_levels/source=demo_index_levels/file=index_levels.csv/year=2024/data.parquet").is_file());
     assert!(lake.join("ledger/source=demo_index_levels/file=index_levels.csv.json").is_file());
     assert!(!demo.publish().join("latest.json").exists(), "nothing published");
 }
@@ -247,7 +248,9 @@ fn a_glob_source_ingests_each_file_once_and_a_corrected_file_is_a_restatement() 
     assert!(levels[0]["file"].as_str().unwrap().ends_with("part_1.csv"));
     assert_eq!(levels[0]["accepted"].as_u64().unwrap() + levels[1]["accepted"].as_u64().unwrap(), rows.len() as u64);
     for part in ["part_1.csv", "part_2.csv"] {
-        assert!(lake.join(format!("index_levels/source=demo_index_levels/file={part}/data.parquet")).is_file());
+        assert!(
+            lake.join(format!("index_levels/source=demo_index_levels/file={part}/year=2024/data.parquet")).is_file()
+        );
     }
 
     // The same files again: the lake does not change.

@@ -7,7 +7,7 @@ use arrow::array::{RecordBatch, StringArray, UInt64Array};
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -157,9 +157,34 @@ impl Lake {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
+    /// Replaces the rows of the file `report` describes: Hive partitions by year of `date`
+    /// (`year=2024/`), or by snapshot date for holdings (`as_of=2025-05-13/`). The file's
+    /// earlier partitions go first (a corrected file may cover fewer years).
     pub(crate) async fn write_table(&self, report: &SourceReport, batch: &RecordBatch) -> Result<(), IngestError> {
-        let bytes = self.encode(batch)?;
-        self.put(&format!("{}/{}/data.parquet", report.table, Self::part(report)), bytes).await
+        let prefix = format!("{}/{}", report.table, Self::part(report));
+        self.delete_under(&prefix).await?;
+        for (partition, rows) in partitions(batch) {
+            let bytes = self.encode(&rows)?;
+            self.put(&format!("{prefix}/{partition}/data.parquet"), bytes).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every object under `prefix`.
+    async fn delete_under(&self, prefix: &str) -> Result<(), IngestError> {
+        use futures::TryStreamExt;
+        let lake_err = |source| IngestError::Lake { root: self.root.clone(), source };
+        let found: Vec<_> = self.store.list(Some(&StorePath::from(prefix))).try_collect().await.map_err(lake_err)?;
+        for meta in &found {
+            self.delete(meta.location.as_ref()).await?;
+        }
+        // The local store leaves the emptied partition folders behind.
+        for meta in &found {
+            if let Some(folder) = self.root.join(meta.location.as_ref()).parent() {
+                let _ = std::fs::remove_dir(folder);
+            }
+        }
+        Ok(())
     }
 
     pub(crate) async fn write_quarantine(
@@ -195,5 +220,58 @@ impl Lake {
         self.delete(&format!("{}/source={}/data.parquet", report.table, report.source)).await?;
         self.delete(&format!("quarantine/source={}/data.parquet", report.source)).await?;
         self.delete(&format!("ledger/source={}.json", report.source)).await
+    }
+}
+
+/// `batch`'s rows by Hive partition: `year=YYYY` of its `date` column, or `as_of=YYYY-MM-DD` of
+/// a snapshot's `as_of`; in partition order, each partition's rows in the batch's order.
+fn partitions(batch: &RecordBatch) -> Vec<(String, RecordBatch)> {
+    use arrow::array::AsArray;
+    use chrono::Datelike;
+    let (column, by_year) = match batch.column_by_name("date") {
+        Some(c) => (c, true),
+        None => (batch.column_by_name("as_of").expect("a lake table has date or as_of"), false),
+    };
+    let days = column.as_primitive::<arrow::datatypes::Date32Type>();
+    let mut rows: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+    for (i, d) in days.values().iter().enumerate() {
+        let date = exhibits_core::calendar::from_epoch_days(*d);
+        let key = if by_year { format!("year={}", date.year()) } else { format!("as_of={date}") };
+        rows.entry(key).or_default().push(i as u32);
+    }
+    rows.into_iter()
+        .map(|(key, idx)| {
+            let idx = arrow::array::UInt32Array::from(idx);
+            (key, arrow::compute::take_record_batch(batch, &idx).expect("indices within the batch"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use exhibits_core::pipeline::{Source, SourceFormat};
+
+    use crate::{Lake, Stored, read_source};
+
+    #[tokio::test]
+    async fn a_file_lands_by_year_and_a_correction_replaces_its_years() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("levels.csv");
+        let source = Source::new("v", SourceFormat::CanonicalIndexLevels, file.clone());
+        let lake = Lake::open(&dir.path().join("lake")).unwrap();
+        let part = dir.path().join("lake/index_levels/source=v/file=levels.csv");
+        let header = "date,index_id,price_level,total_return_level\n";
+        std::fs::write(&file, format!("{header}2023-12-29,R2000,1,\n2024-01-02,R2000,2,\n2024-01-03,R2000,3,\n"))
+            .unwrap();
+        assert_eq!(lake.store(&read_source(&source).unwrap()).await.unwrap(), Stored::New);
+        assert!(part.join("year=2023/data.parquet").is_file() && part.join("year=2024/data.parquet").is_file());
+        assert_eq!(lake.store(&read_source(&source).unwrap()).await.unwrap(), Stored::Unchanged);
+
+        // The vendor's correction drops the 2023 row: its partition goes too.
+        std::fs::write(&file, format!("{header}2024-01-02,R2000,2,\n2024-01-03,R2000,3.5,\n")).unwrap();
+        let Stored::Restated(r) = lake.store(&read_source(&source).unwrap()).await.unwrap() else { panic!() };
+        assert_eq!((r.old_rows, r.new_rows), (3, 2));
+        assert!(!part.join("year=2023").exists(), "the 2023 partition is gone");
+        assert!(part.join("year=2024/data.parquet").is_file());
     }
 }

@@ -8,12 +8,14 @@
 //!
 //! ```text
 //! lake/
-//!   index_levels/<part>/data.parquet   date, index_id, price_level, total_return_level, source
-//!   yields/<part>/data.parquet         date, series_id, yield_pct, source
-//!   constituents/<part>/data.parquet   date, security_id, ticker, sector, index_code, shares,
-//!                                      close, dividend, source
-//!   holdings/<part>/data.parquet       as_of, index_code, ticker, name, sector, asset_class,
-//!                                      market_value, weight_pct, quantity, price, source
+//!   index_levels/<part>/year=YYYY/data.parquet     date, index_id, price_level,
+//!                                                  total_return_level, source
+//!   yields/<part>/year=YYYY/data.parquet           date, series_id, yield_pct, source
+//!   constituents/<part>/year=YYYY/data.parquet     date, security_id, ticker, sector,
+//!                                                  index_code, shares, close, dividend, source
+//!   holdings/<part>/as_of=YYYY-MM-DD/data.parquet  as_of, index_code, ticker, name, sector,
+//!                                                  asset_class, market_value, weight_pct,
+//!                                                  quantity, price, source
 //!   quarantine/<part>/data.parquet     source, file, line, column, raw, reason
 //!   ledger/<part>.json                 rows read / accepted / rejected, sha256, encoding, dates,
 //!                                      the as-of cut, and the restatements of the file
@@ -305,23 +307,41 @@ pub fn keys_in_lake(
         if except.iter().any(|e| e == file) {
             continue;
         }
-        let path = entry.path().join("data.parquet");
-        let read_err = |source| IngestError::Read { file: path.clone(), source };
-        let f = std::fs::File::open(&path).map_err(read_err)?;
-        let encode =
-            |e: parquet::errors::ParquetError| IngestError::Encode { root: path.clone(), message: e.to_string() };
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-            .map_err(encode)?
-            .build()
-            .map_err(encode)?;
-        for batch in reader {
-            let batch = batch.map_err(|e| IngestError::Encode { root: path.clone(), message: e.to_string() })?;
-            for key in row_keys(&batch, table).unwrap_or_default() {
-                held.entry(key).or_insert_with(|| file.to_string());
+        for path in parquet_files(&entry.path()) {
+            let read_err = |source| IngestError::Read { file: path.clone(), source };
+            let f = std::fs::File::open(&path).map_err(read_err)?;
+            let encode =
+                |e: parquet::errors::ParquetError| IngestError::Encode { root: path.clone(), message: e.to_string() };
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                .map_err(encode)?
+                .build()
+                .map_err(encode)?;
+            for batch in reader {
+                let batch = batch.map_err(|e| IngestError::Encode { root: path.clone(), message: e.to_string() })?;
+                for key in row_keys(&batch, table).unwrap_or_default() {
+                    held.entry(key).or_insert_with(|| file.to_string());
+                }
             }
         }
     }
     Ok(held)
+}
+
+/// The Parquet files under `dir`, at any depth (a file's partitions).
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                found.push(p);
+            }
+        }
+    }
+    found
 }
 
 /// Quarantines the rows of a source's files that an earlier file already holds: `held` (the
