@@ -132,22 +132,12 @@ impl KeyedWindowExec {
         {
             return None;
         }
-        let mut eq = EquivalenceProperties::new(schema);
-        if let Some(ordering) = input.output_ordering() {
-            eq.add_ordering(ordering.iter().cloned());
-        }
-        let properties = PlanProperties::new(
-            eq,
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
         Some(KeyedWindowExec {
+            properties: properties_over(input, schema),
             input: input.clone(),
             keys,
             order: order.clone(),
             fns,
-            properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
@@ -243,17 +233,14 @@ impl ExecutionPlan for KeyedWindowExec {
             return internal_err!("KeyedWindowExec has one child, got {}", children.len());
         }
         let input = children.swap_remove(0);
-        let mut eq = EquivalenceProperties::new(self.schema());
-        if let Some(ordering) = input.output_ordering() {
-            eq.add_ordering(ordering.iter().cloned());
-        }
-        let properties = PlanProperties::new(
-            eq,
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
-        Ok(Arc::new(KeyedWindowExec { input, properties: Arc::new(properties), ..self.clone_parts() }))
+        Ok(Arc::new(KeyedWindowExec {
+            properties: properties_over(&input, self.schema()),
+            input,
+            keys: self.keys.clone(),
+            order: self.order.clone(),
+            fns: self.fns.clone(),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
@@ -283,17 +270,18 @@ impl ExecutionPlan for KeyedWindowExec {
     }
 }
 
-impl KeyedWindowExec {
-    fn clone_parts(&self) -> KeyedWindowExec {
-        KeyedWindowExec {
-            input: self.input.clone(),
-            keys: self.keys.clone(),
-            order: self.order.clone(),
-            fns: self.fns.clone(),
-            properties: self.properties.clone(),
-            metrics: ExecutionPlanMetricsSet::new(),
-        }
+/// One partition with `schema`, in `input`'s order (the input's columns keep their places).
+fn properties_over(input: &Arc<dyn ExecutionPlan>, schema: SchemaRef) -> Arc<PlanProperties> {
+    let mut eq = EquivalenceProperties::new(schema);
+    if let Some(ordering) = input.output_ordering() {
+        eq.add_ordering(ordering.iter().cloned());
     }
+    Arc::new(PlanProperties::new(
+        eq,
+        Partitioning::UnknownPartitioning(1),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    ))
 }
 
 /// Each key's state between batches.
