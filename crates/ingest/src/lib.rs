@@ -237,6 +237,7 @@ pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
         max_date: parsed.max_date,
     };
     debug_assert_eq!(report.accepted + report.rejected, report.rows_read);
+    debug_assert_eq!(parsed.lines.len(), parsed.batch.num_rows(), "one line per accepted row");
     Ok(ReadSource { report, raw, batch: parsed.batch, lines: parsed.lines, rejected: parsed.rejected })
 }
 
