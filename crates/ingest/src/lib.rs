@@ -280,15 +280,21 @@ type RowKey = (i32, String);
 /// The keys of `batch`'s rows, for the tables whose rows have one (holdings snapshots do not).
 fn row_keys(batch: &arrow::array::RecordBatch, table: &str) -> Option<Vec<RowKey>> {
     use arrow::array::AsArray;
-    let id = match table {
-        "index_levels" => "index_id",
-        "yields" => "series_id",
-        "constituents" => "security_id",
-        _ => return None,
-    };
+    let id = id_column(table);
     let dates = batch.column_by_name("date")?.as_primitive::<arrow::datatypes::Date32Type>();
     let ids = batch.column_by_name(id)?.as_string::<i32>();
     Some((0..batch.num_rows()).map(|i| (dates.value(i), ids.value(i).to_string())).collect())
+}
+
+/// The column that names what a row of `table` is about (with its date, the row's key); ""
+/// for holdings snapshots, which have no such key.
+fn id_column(table: &str) -> &'static str {
+    match table {
+        "index_levels" => "index_id",
+        "yields" => "series_id",
+        "constituents" => "security_id",
+        _ => "",
+    }
 }
 
 /// The keys the lake under `lake_root` holds in `table` for `source`'s files other than
@@ -301,6 +307,9 @@ pub fn keys_in_lake(
 ) -> Result<std::collections::HashMap<RowKey, String>, IngestError> {
     let dir = lake_root.join(table).join(format!("source={source}"));
     let mut held = std::collections::HashMap::new();
+    if id_column(table).is_empty() {
+        return Ok(held);
+    }
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(held) };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -313,10 +322,10 @@ pub fn keys_in_lake(
             let f = std::fs::File::open(&path).map_err(read_err)?;
             let encode =
                 |e: parquet::errors::ParquetError| IngestError::Encode { root: path.clone(), message: e.to_string() };
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-                .map_err(encode)?
-                .build()
-                .map_err(encode)?;
+            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).map_err(encode)?;
+            // Only the key columns (date and id) are read.
+            let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), ["date", id_column(table)]);
+            let reader = builder.with_projection(mask).build().map_err(encode)?;
             for batch in reader {
                 let batch = batch.map_err(|e| IngestError::Encode { root: path.clone(), message: e.to_string() })?;
                 for key in row_keys(&batch, table).unwrap_or_default() {
@@ -354,19 +363,26 @@ pub fn reject_duplicates_across_files(reads: &mut [ReadSource], mut held: std::c
         let Some(keys) = row_keys(&read.batch, &read.report.table) else { return };
         let file = read.report.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let mut keep = Vec::with_capacity(keys.len());
+        let mut kept_days: Option<(i32, i32)> = None;
+        // Where each line starts in the raw file: worked out once, at the file's first duplicate.
+        let mut line_starts: Option<Vec<usize>> = None;
         for (i, key) in keys.into_iter().enumerate() {
             match held.get(&key) {
                 Some(other) => {
+                    let starts = line_starts.get_or_insert_with(|| {
+                        std::iter::once(0).chain(newline_offsets(&read.raw).map(|at| at + 1)).collect()
+                    });
                     let date = exhibits_core::calendar::from_epoch_days(key.0);
                     read.rejected.push(Rejected {
                         line: read.lines[i],
                         column: Some("date".into()),
-                        raw: line_text(&read.raw, read.lines[i]),
+                        raw: line_text(&read.raw, starts, read.lines[i]),
                         reason: format!("duplicate of a row of {other} ({date} {})", key.1),
                     });
                     keep.push(false);
                 }
                 None => {
+                    kept_days = Some(kept_days.map_or((key.0, key.0), |(lo, hi)| (lo.min(key.0), hi.max(key.0))));
                     held.insert(key, file.clone());
                     keep.push(true);
                 }
@@ -382,19 +398,39 @@ pub fn reject_duplicates_across_files(reads: &mut [ReadSource], mut held: std::c
         let r = &mut read.report;
         r.accepted = read.batch.num_rows() as u64;
         r.rejected = read.rejected.len() as u64;
-        let dates = row_keys(&read.batch, &r.table).unwrap_or_default();
-        r.min_date = dates.iter().map(|k| k.0).min().map(exhibits_core::calendar::from_epoch_days);
-        r.max_date = dates.iter().map(|k| k.0).max().map(exhibits_core::calendar::from_epoch_days);
+        r.min_date = kept_days.map(|(lo, _)| exhibits_core::calendar::from_epoch_days(lo));
+        r.max_date = kept_days.map(|(_, hi)| exhibits_core::calendar::from_epoch_days(hi));
     }
 }
 
-/// Line `line` (1-based) of a raw file, as text.
-fn line_text(raw: &[u8], line: u64) -> String {
-    let text = raw.split(|b| *b == b'\n').nth(line.saturating_sub(1) as usize).unwrap_or_default();
-    String::from_utf8_lossy(text).trim_end_matches('\r').to_string()
+/// The offsets of the newlines of `raw`.
+fn newline_offsets(raw: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    raw.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i)
+}
+
+/// Line `line` (1-based) of a raw file whose lines start at `starts`, as text.
+fn line_text(raw: &[u8], starts: &[usize], line: u64) -> String {
+    let i = line.saturating_sub(1) as usize;
+    let Some(&from) = starts.get(i) else { return String::new() };
+    let to = starts.get(i + 1).map_or(raw.len(), |next| next - 1);
+    String::from_utf8_lossy(&raw[from..to.max(from)]).trim_end_matches('\r').to_string()
 }
 
 /// The display name of a file in errors and the quarantine.
 pub(crate) fn file_label(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_line_of_the_raw_file_is_found_by_its_number() {
+        let raw = b"date,x\r\n2024-01-02,1\r\n2024-01-03,2";
+        let starts: Vec<usize> = std::iter::once(0).chain(super::newline_offsets(raw).map(|at| at + 1)).collect();
+        let line = |n| super::line_text(raw, &starts, n);
+        assert_eq!(
+            (line(1), line(2), line(3), line(4)),
+            ("date,x".into(), "2024-01-02,1".into(), "2024-01-03,2".into(), String::new())
+        );
+    }
 }
