@@ -437,9 +437,6 @@ pub(crate) fn decode<'a>(
 #[cfg(test)]
 pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError> {
     let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
-    if bytes.is_empty() {
-        return Err(bad(format!("the file is empty; expected a header {}", expected_header(source.format))));
-    }
     parse_text(source, &decode(source, bytes, &bad)?.0)
 }
 
