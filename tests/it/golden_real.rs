@@ -307,7 +307,8 @@ fn constituent_and_holdings_files_parse_with_the_row_counts_of_sources_md() {
         read
     };
     let distinct = |read: &exhibits_ingest::ReadSource, column: &str| -> usize {
-        let c = read.batch().column_by_name(column).unwrap();
+        let batch = read.batch();
+        let c = batch.column_by_name(column).unwrap();
         let values: std::collections::BTreeSet<String> =
             (0..c.len()).map(|i| arrow::util::display::array_value_to_string(c, i).unwrap()).collect();
         values.len()
@@ -323,7 +324,8 @@ fn constituent_and_holdings_files_parse_with_the_row_counts_of_sources_md() {
         ("ishares_holdings/IWB_holdings_2026-07-17.csv", 1024, 1029),
     ] {
         let h = read(SourceFormat::IsharesHoldings, file);
-        let class = h.batch().column_by_name("asset_class").unwrap().as_string::<i32>();
+        let batch = h.batch();
+        let class = batch.column_by_name("asset_class").unwrap().as_string::<i32>();
         let n = (0..class.len()).filter(|&i| class.value(i) == "Equity").count();
         assert_eq!((n, h.report.rows_read), (equities, lines), "{file}");
     }

@@ -9,7 +9,7 @@ use clap::Args;
 use exhibits_core::ExitStatus;
 use exhibits_core::calendar;
 use exhibits_core::pipeline::{OnBadFile, Pipeline, Source};
-use exhibits_ingest::{IngestError, Lake, LakeLock, ReadSource, Stored};
+use exhibits_ingest::{IngestError, Keys, Lake, LakeLock, ReadSource, Staging, Stored};
 use exhibits_publish::{Dataset, Publisher, RunInfo};
 use exhibits_sql::{Contracts, Project};
 use serde_json::json;
@@ -202,45 +202,43 @@ impl Inputs {
 }
 
 /// Reads and validates every file of every source of `pipeline` (rows dated after `until`
-/// quarantined); nothing is written. A bad file is kept aside, not the end of the reading.
+/// quarantined) into a staging folder in the lake; nothing in the lake changes yet. A bad file
+/// is kept aside, not the end of the reading.
 fn read_sources(pipeline: &Pipeline, until: NaiveDate) -> Result<Inputs, Failure> {
-    let mut inputs = Inputs { reads: Vec::new(), bad: Vec::new() };
     let lake_root = exhibits_core::pipeline::normalize(&pipeline.lake_dir);
+    let staging = Staging::in_lake(&lake_root)?;
+    let mut inputs = Inputs { reads: Vec::new(), bad: Vec::new() };
     for (i, source) in pipeline.sources.iter().enumerate() {
-        let mut reads = Vec::new();
-        for file in exhibits_ingest::source_files(source)? {
+        let files = exhibits_ingest::source_files(source)?;
+        // A (date, id) delivered by two files of the source is kept from the first: the lake's
+        // other files of the source, then this run's in name order.
+        let names: Vec<String> =
+            files.iter().filter_map(|f| f.file_name().map(|f| f.to_string_lossy().into_owned())).collect();
+        let mut keys = Keys::in_lake(&lake_root, &source.name, &names);
+        for file in files {
             let one = Source { path: file, until: Some(until), ..source.clone() };
-            match exhibits_ingest::read_source(&one) {
-                Ok(read) => reads.push(read),
+            match exhibits_ingest::read_source_in(&one, &staging, &mut keys) {
+                Ok(read) => {
+                    let r = &read.report;
+                    tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, encoding = %r.encoding, "read {}", r.file.display());
+                    if let Some(first) = read.first_rejected() {
+                        tracing::warn!(
+                            "{}: {} rows quarantined; first at line {}{}: {}",
+                            r.file.display(),
+                            r.rejected,
+                            first.line,
+                            first.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(),
+                            first.reason
+                        );
+                    }
+                    inputs.reads.push((i, read));
+                }
                 Err(e @ IngestError::BadFile { .. }) => {
                     tracing::error!(source = %source.name, "{e}");
                     inputs.bad.push((i, e));
                 }
                 Err(e) => return Err(e.into()),
             }
-        }
-        // A (date, id) delivered by two files of the source is kept from the first: the lake's
-        // other files of the source, then this run's in name order.
-        let names: Vec<String> =
-            reads.iter().filter_map(|r| r.report.file.file_name().map(|f| f.to_string_lossy().into_owned())).collect();
-        if let Some(table) = reads.first().map(|r| r.report.table.clone()) {
-            let held = exhibits_ingest::keys_in_lake(&lake_root, &source.name, &table, &names)?;
-            exhibits_ingest::reject_duplicates_across_files(&mut reads, held);
-        }
-        for read in reads {
-            let r = &read.report;
-            tracing::info!(source = %r.source, rows = r.rows_read, accepted = r.accepted, rejected = r.rejected, encoding = %r.encoding, "read {}", r.file.display());
-            if let Some(first) = read.rejected().first() {
-                tracing::warn!(
-                    "{}: {} rows quarantined; first at line {}{}: {}",
-                    r.file.display(),
-                    r.rejected,
-                    first.line,
-                    first.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(),
-                    first.reason
-                );
-            }
-            inputs.reads.push((i, read));
         }
     }
     Ok(inputs)

@@ -1,11 +1,10 @@
 //! The vendor formats: header recognition, per-row parsing and validation, canonical schemas.
 //!
-//! Each reader turns a file into one canonical [`RecordBatch`] plus the rejected rows. A file
+//! Each reader streams a file's records into batches of canonical rows and the rejected rows
+//! (see [`Out`]), never holding the whole file. A file
 //! whose header is not the layout its source names is a bad file (one error naming the file,
 //! what was expected and what was found); a row that fails is rejected with its line and column.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};
@@ -14,6 +13,9 @@ use chrono::NaiveDate;
 use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::{ReturnBasis, Source, SourceFormat};
 
+use crate::input::{Csv, RawCopy};
+use crate::keys::Earlier;
+use crate::stage::{BATCH_ROWS, Out};
 use crate::{IngestError, Rejected};
 
 /// `index_levels`: one row per index per date. At least one of the two levels is present.
@@ -56,17 +58,6 @@ pub fn quarantine_schema() -> SchemaRef {
         ]))
     });
     S.clone()
-}
-
-/// A parsed file.
-pub(crate) struct Parsed {
-    pub(crate) batch: RecordBatch,
-    pub(crate) rejected: Vec<Rejected>,
-    pub(crate) rows_read: u64,
-    /// The line of each accepted row, in the batch's order.
-    pub(crate) lines: Vec<u64>,
-    pub(crate) min_date: Option<NaiveDate>,
-    pub(crate) max_date: Option<NaiveDate>,
 }
 
 /// The yield range accepted, in percent: anything outside is a vendor error, not a market.
@@ -341,119 +332,23 @@ pub(crate) fn table_start(text: &str, within: usize, starts: &[&str]) -> Option<
     Some((at, text[..at].lines().count() as u64))
 }
 
-/// Reads every record after the header of `bytes` (which follow `lines_before` lines of the
-/// file) and calls `each(line, record)` until it returns false; a CSV-level fault ends the file
-/// with one error. Lines are counted here from the record's byte offset: the csv crate's own
-/// line count is one short after CRLF line endings.
-pub(crate) fn records(
-    reader: &mut csv::Reader<&[u8]>,
-    bytes: &[u8],
-    lines_before: u64,
-    bad: &dyn Fn(String) -> IngestError,
-    mut each: impl FnMut(u64, &csv::StringRecord) -> bool,
-) -> Result<(), IngestError> {
-    let (mut at, mut line) = (0usize, lines_before + 1);
-    let mut line_of = |byte: u64| {
-        // After a CRLF the csv crate's record starts at the `\n` that ended the previous line.
-        let mut byte = (byte as usize).min(bytes.len());
-        if bytes.get(byte) == Some(&b'\n') {
-            byte += 1;
-        }
-        line += bytes[at.min(byte)..byte].iter().filter(|b| **b == b'\n').count() as u64;
-        at = at.max(byte);
-        line
-    };
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| line_of(p.byte()));
-                return Err(bad(format!("line {line}: the CSV cannot be read further: {e}")));
-            }
-        }
-        let line = record.position().map_or(0, |p| line_of(p.byte()));
-        if !each(line, &record) {
-            return Ok(());
-        }
-    }
-}
-
-/// The file's text as UTF-8, and the name of the encoding it was read in. A byte-order mark
-/// names the encoding (UTF-8, UTF-16LE/BE); otherwise the source's `encoding`; unset, UTF-8
-/// when the bytes are valid UTF-8 and Windows-1252 when they are not (Latin-1's superset, in
-/// which every byte is a character). A file that is not text gets one error.
-pub(crate) fn decode<'a>(
+/// Reads a file of `source`'s format from its staged copy into `out`.
+pub(crate) fn parse(
     source: &Source,
-    bytes: &'a [u8],
+    raw: &RawCopy,
+    out: &mut Out<'_>,
     bad: &dyn Fn(String) -> IngestError,
-) -> Result<(Cow<'a, str>, &'static str), IngestError> {
-    use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
-    if let Some((enc, bom)) = Encoding::for_bom(bytes) {
-        let (text, malformed) = enc.decode_without_bom_handling(&bytes[bom..]);
-        if malformed {
-            return Err(bad(format!(
-                "the file starts with a {} byte-order mark but is not {} text",
-                enc.name(),
-                enc.name()
-            )));
-        }
-        return Ok((text, enc.name()));
-    }
-    let declared = source.declared_encoding();
-    if bytes.contains(&0) && !declared.is_some_and(|e| e == UTF_16LE || e == UTF_16BE) {
-        return Err(bad(
-            "the file holds binary data (NUL bytes), not CSV text (UTF-16 text needs a byte-order mark or encoding = \"utf-16le\")"
-                .into(),
-        ));
-    }
-    match declared {
-        Some(enc) if enc == UTF_8 => match std::str::from_utf8(bytes) {
-            Ok(text) => Ok((Cow::Borrowed(text), enc.name())),
-            Err(e) => {
-                let at = e.valid_up_to();
-                let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count();
-                Err(bad(format!(
-                    "the file is not UTF-8 text (the source says encoding = {:?}): byte 0x{:02X} at line {line} is not UTF-8; \
-                     a Latin-1 or Windows-1252 file needs encoding = \"windows-1252\"",
-                    source.encoding.as_deref().unwrap_or("utf-8"),
-                    bytes[at]
-                )))
-            }
-        },
-        Some(enc) => enc
-            .decode_without_bom_handling_and_without_replacement(bytes)
-            .map(|text| (text, enc.name()))
-            .ok_or_else(|| bad(format!("the file is not {} text (the source's encoding)", enc.name()))),
-        None => Ok(match std::str::from_utf8(bytes) {
-            Ok(text) => (Cow::Borrowed(text), UTF_8.name()),
-            Err(_) => (WINDOWS_1252.decode_without_bom_handling(bytes).0, WINDOWS_1252.name()),
-        }),
-    }
-}
-
-/// Parses a whole file of `source`'s format (decoded as [`decode`] does).
-#[cfg(test)]
-pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError> {
-    let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
-    parse_text(source, &decode(source, bytes, &bad)?.0)
-}
-
-/// Parses the decoded text of a whole file of `source`'s format.
-pub(crate) fn parse_text(source: &Source, text: &str) -> Result<Parsed, IngestError> {
-    let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
-    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+) -> Result<(), IngestError> {
+    if raw.is_blank()? {
         return Err(bad(format!("the file is empty; expected a header {}", expected_header(source.format))));
     }
     match source.format {
-        SourceFormat::FtseDailyValues => return crate::ftse::daily_values(source, text, &bad),
-        SourceFormat::IsharesHoldings => return crate::securities::holdings(source, text, &bad),
+        SourceFormat::FtseDailyValues => return crate::ftse::daily_values(source, raw.text()?, out, bad),
+        SourceFormat::IsharesHoldings => return crate::securities::holdings(source, raw.text()?, out, bad),
         _ => {}
     }
-    let bytes = text.as_bytes();
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
-    let names = header_names(&reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone());
+    let mut csv = Csv::new(raw.text()?, 0);
+    let names = csv.header(bad)?;
     let lay = layout(source, &names).ok_or_else(|| {
         bad(format!(
             "unknown layout for format {:?}: expected a header {}, found {}",
@@ -463,50 +358,60 @@ pub(crate) fn parse_text(source: &Source, text: &str) -> Result<Parsed, IngestEr
         ))
     })?;
     match source.format {
-        SourceFormat::CanonicalConstituents => return crate::securities::canonical(source, bytes, reader, names, &bad),
-        SourceFormat::WidePriceMatrix => return crate::securities::wide(source, bytes, reader, names, &bad),
+        SourceFormat::CanonicalConstituents => return crate::securities::canonical(source, csv, names, out, bad),
+        SourceFormat::WidePriceMatrix => return crate::securities::wide(source, csv, names, out, bad),
         _ => {}
     }
 
     let mut rows: Vec<Row> = Vec::new();
-    let mut lines = Vec::new();
-    let mut rejected = Vec::new();
-    let mut first_line_of: HashMap<(NaiveDate, String), u64> = HashMap::new();
-    let mut rows_read = 0;
-    records(&mut reader, bytes, 0, &bad, |line, record| {
-        rows_read += 1;
+    csv.records(bad, |line, record| {
+        out.row_read();
         match parse_row(source, &lay, &names, record) {
             Ok(row) => {
-                if let Some(first) = first_line_of.get(&(row.date, row.id.clone())) {
-                    rejected.push(Rejected {
+                let day = epoch_days(row.date);
+                if let Some(earlier) = out.earlier(day, &row.id, line)? {
+                    out.reject(Rejected {
                         line,
                         column: Some(names[lay.date].clone()),
                         raw: raw_text(record),
-                        reason: format!("duplicate of line {first} ({} {})", row.date, row.id),
-                    });
-                    return true;
+                        reason: duplicate(&earlier, &format!("{} {}", row.date, row.id)),
+                    })?;
+                    return Ok(true);
                 }
-                first_line_of.insert((row.date, row.id.clone()), line);
                 rows.push(row);
-                lines.push(line);
+                if rows.len() >= BATCH_ROWS {
+                    out.write(levels_batch(source, std::mem::take(&mut rows)))?;
+                }
             }
-            Err((column, reason)) => rejected.push(Rejected {
+            Err((column, reason)) => out.reject(Rejected {
                 line,
                 column: (!column.is_empty()).then_some(column),
                 raw: raw_text(record),
                 reason,
-            }),
+            })?,
         }
-        true
+        Ok(!out.stop())
     })?;
-    if rows_read == 0 {
+    if out.rows_read() == 0 {
         return Err(bad(format!("the file has a header ({}) but no rows", names.join(","))));
     }
-    let (min_date, max_date) = (rows.iter().map(|r| r.date).min(), rows.iter().map(|r| r.date).max());
+    out.write(levels_batch(source, rows))
+}
+
+/// Why a row is a duplicate: where its (date, id), `what`, was delivered before.
+pub(crate) fn duplicate(earlier: &Earlier, what: &str) -> String {
+    match earlier {
+        Earlier::Line(first) => format!("duplicate of line {first} ({what})"),
+        Earlier::File(file) => format!("duplicate of a row of {file} ({what})"),
+    }
+}
+
+/// Accepted rows of an index-level or yield file, in its table's schema.
+fn levels_batch(source: &Source, rows: Vec<Row>) -> RecordBatch {
     let dates = Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| epoch_days(r.date))));
     let ids = Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.id.as_str())));
     let source_col = Arc::new(StringArray::from(vec![source.name.as_str(); rows.len()]));
-    let batch = match source.format.table() {
+    match source.format.table() {
         "index_levels" => RecordBatch::try_new(
             index_levels_schema(),
             vec![
@@ -522,13 +427,13 @@ pub(crate) fn parse_text(source: &Source, text: &str) -> Result<Parsed, IngestEr
             vec![dates, ids, Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.value))), source_col],
         ),
     }
-    .expect("columns match the canonical schema");
-    Ok(Parsed { batch, rejected, rows_read, lines, min_date, max_date })
+    .expect("columns match the canonical schema")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse;
 
     fn source(format: SourceFormat) -> Source {
         Source { index_id: Some("R2000".into()), series_id: Some("UST10Y".into()), ..Source::new("t", format, "t.csv") }
@@ -571,6 +476,18 @@ mod tests {
             ]
         );
         assert_eq!(p.rejected[0].raw, "2024-07-11,null");
+    }
+
+    #[test]
+    fn a_file_out_of_date_order_is_read_again_keeping_every_key() {
+        let csv = b"Date,Close\n2024-07-10,1\n2024-07-11,2\n2024-07-09,3\n2024-07-10,4\n2024-07-11,5\n";
+        let p = parse(&source(SourceFormat::YahooClose), csv).unwrap();
+        let got: Vec<(u64, &str)> = p.rejected.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert_eq!(
+            got,
+            [(5, "duplicate of line 2 (2024-07-10 R2000)"), (6, "duplicate of line 3 (2024-07-11 R2000)")]
+        );
+        assert_eq!((p.rows_read, p.batch.num_rows()), (5, 3));
     }
 
     #[test]
@@ -638,30 +555,6 @@ mod tests {
         assert_eq!(p.batch.num_rows(), 1);
         // The csv crate alone would say line 2 here.
         assert_eq!(p.rejected[0].line, 3);
-    }
-
-    #[test]
-    fn a_bom_names_the_encoding_else_the_source_else_utf8_or_windows_1252() {
-        let bad = |what: String| IngestError::BadFile { file: "t.csv".into(), what };
-        let read =
-            |src: &Source, b: &[u8]| decode(src, b, &bad).map(|(t, e)| (t.into_owned(), e)).map_err(|e| e.to_string());
-        let any = source(SourceFormat::YahooClose);
-        assert_eq!(read(&any, b"Russell 2000\xae \x99 \x93x\x94"), Ok(("Russell 2000® ™ “x”".into(), "windows-1252")));
-        assert_eq!(read(&any, "café".as_bytes()), Ok(("café".into(), "UTF-8")));
-        assert_eq!(read(&any, b"\xef\xbb\xbfa"), Ok(("a".into(), "UTF-8")));
-        assert_eq!(read(&any, b"\xff\xfea\x00\xe9\x00"), Ok(("aé".into(), "UTF-16LE")));
-        assert!(read(&any, b"a\x00").unwrap_err().contains("binary data (NUL bytes)"));
-        let declared = |label: &str| Source { encoding: Some(label.into()), ..any.clone() };
-        assert_eq!(
-            read(&declared("utf-8"), b"Date\n1,caf\xe9"),
-            Err(
-                "t.csv: the file is not UTF-8 text (the source says encoding = \"utf-8\"): byte 0xE9 at line 2 is not \
-                 UTF-8; a Latin-1 or Windows-1252 file needs encoding = \"windows-1252\""
-                    .into()
-            )
-        );
-        assert_eq!(read(&declared("latin1"), b"caf\xe9"), Ok(("café".into(), "windows-1252")));
-        assert_eq!(read(&declared("utf-16le"), b"a\x00"), Ok(("a".into(), "UTF-16LE")));
     }
 
     #[test]

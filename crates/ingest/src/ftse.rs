@@ -8,7 +8,7 @@
 //! footer (the first line with a name and no values, e.g. "Values calculated by FTSE Russell.").
 //! The file may be UTF-8 or Windows-1252 (FTSE's SFTP files are read as Latin-1 by other tools).
 
-use std::collections::HashMap;
+use std::io::Read;
 use std::sync::Arc;
 
 use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};
@@ -16,7 +16,9 @@ use chrono::NaiveDate;
 use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::Source;
 
-use crate::formats::{Parsed, header_names, index_levels_schema, raw_text, records, table_start};
+use crate::formats::{duplicate, index_levels_schema, raw_text, table_start};
+use crate::input::{Csv, read_lines};
+use crate::stage::Out;
 use crate::{IngestError, Rejected};
 
 pub(crate) const HEADER: &str = ",Open,High,Low,Close,Net Chg,% Chg,High,Low,Net Chg,% Chg,High,Low,Net Chg,% Chg";
@@ -30,11 +32,12 @@ fn index_id(name: &str) -> String {
 
 pub(crate) fn daily_values(
     source: &Source,
-    text: &str,
+    mut text: Box<dyn std::io::BufRead>,
+    out: &mut Out<'_>,
     bad: &dyn Fn(String) -> IngestError,
-) -> Result<Parsed, IngestError> {
-    let text = text.trim_start_matches('\u{feff}');
-    let as_of_line = text.lines().take(10).find(|l| l.trim_start_matches('"').starts_with("As of "));
+) -> Result<(), IngestError> {
+    let head = read_lines(&mut text, 15, bad)?;
+    let as_of_line = head.lines().take(10).find(|l| l.trim_start_matches('"').starts_with("As of "));
     let as_of = as_of_line
         .and_then(|l| {
             let v = l.trim_start_matches('"').trim_start_matches("As of ");
@@ -47,43 +50,38 @@ pub(crate) fn daily_values(
                 as_of_line.unwrap_or("none")
             ))
         })?;
-    let (header_at, lines_before) = table_start(text, 15, &[",\"Open\"", ",Open"]).ok_or_else(|| {
+    let (header_at, lines_before) = table_start(&head, 15, &[",\"Open\"", ",Open"]).ok_or_else(|| {
         bad(format!("not an FTSE Russell Daily Values file: expected a header {HEADER} in the first 15 lines"))
     })?;
-    let body = &text[header_at..];
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(body.as_bytes());
-    let names = header_names(&reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone());
+    let mut csv = Csv::new(std::io::Cursor::new(head[header_at..].to_string()).chain(text), lines_before);
+    let names = csv.header(bad)?;
     if names.join(",") != HEADER {
         return Err(bad(format!("unknown Daily Values layout: expected a header {HEADER}, found {}", names.join(","))));
     }
     let close = names.iter().position(|n| n == "Close").expect("header checked");
 
-    let (mut ids, mut levels, mut lines) = (Vec::new(), Vec::new(), Vec::new());
-    let mut rejected = Vec::new();
-    let mut rows_read = 0;
-    let mut first_line_of: HashMap<String, u64> = HashMap::new();
+    let (mut ids, mut levels) = (Vec::new(), Vec::new());
     let late = crate::formats::after_until(source, as_of);
-    records(&mut reader, body.as_bytes(), lines_before, bad, |line, rec| {
+    let day = epoch_days(as_of);
+    csv.records(bad, |line, rec| {
         let name = rec.get(0).unwrap_or("").trim();
         let has_values = (1..rec.len()).any(|i| !rec.get(i).unwrap_or("").trim().is_empty());
         match (name.is_empty(), has_values) {
-            (true, _) => return true,       // a separator row
-            (false, false) => return false, // the legal footer begins
+            (true, _) => return Ok(true),       // a separator row
+            (false, false) => return Ok(false), // the legal footer begins
             (false, true) => {}
         }
-        rows_read += 1;
+        out.row_read();
         let raw = rec.get(close).unwrap_or("").trim();
         let id = index_id(name);
         let reason = match raw.replace(',', "").parse::<f64>() {
             _ if late.is_some() => late.clone(),
             _ if rec.len() != names.len() => Some(format!("expected {} fields, found {}", names.len(), rec.len())),
-            Ok(v) if v.is_finite() && v > 0.0 => match first_line_of.get(&id) {
-                Some(first) => Some(format!("duplicate of line {first} ({id})")),
+            Ok(v) if v.is_finite() && v > 0.0 => match out.earlier(day, &id, line)? {
+                Some(earlier) => Some(duplicate(&earlier, &id)),
                 None => {
-                    first_line_of.insert(id.clone(), line);
                     ids.push(id);
                     levels.push(v);
-                    lines.push(line);
                     None
                 }
             },
@@ -92,38 +90,34 @@ pub(crate) fn daily_values(
         };
         if let Some(reason) = reason {
             let column = if late.is_some() { "As of" } else { "Close" };
-            rejected.push(Rejected { line, column: Some(column.into()), raw: raw_text(rec), reason });
+            out.reject(Rejected { line, column: Some(column.into()), raw: raw_text(rec), reason })?;
         }
-        true
+        Ok(true)
     })?;
-    if rows_read == 0 {
+    if out.rows_read() == 0 {
         return Err(bad("the Daily Values file has a header but no index rows".into()));
     }
+    // One row per index of the file: a handful, written as one batch.
     let n = ids.len();
-    let batch = RecordBatch::try_new(
-        index_levels_schema(),
-        vec![
-            Arc::new(Date32Array::from(vec![epoch_days(as_of); n])),
-            Arc::new(StringArray::from_iter_values(ids.iter())),
-            Arc::new(Float64Array::from(levels)),
-            Arc::new(Float64Array::from(vec![None::<f64>; n])),
-            Arc::new(StringArray::from(vec![source.name.as_str(); n])),
-        ],
+    out.write(
+        RecordBatch::try_new(
+            index_levels_schema(),
+            vec![
+                Arc::new(Date32Array::from(vec![day; n])),
+                Arc::new(StringArray::from_iter_values(ids.iter())),
+                Arc::new(Float64Array::from(levels)),
+                Arc::new(Float64Array::from(vec![None::<f64>; n])),
+                Arc::new(StringArray::from(vec![source.name.as_str(); n])),
+            ],
+        )
+        .expect("columns match the canonical schema"),
     )
-    .expect("columns match the canonical schema");
-    Ok(Parsed {
-        batch,
-        rejected,
-        rows_read,
-        lines,
-        min_date: (n > 0).then_some(as_of),
-        max_date: (n > 0).then_some(as_of),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Parsed;
     use exhibits_core::pipeline::SourceFormat;
 
     const FILE: &str = "\"Daily Values\",,,\n\"As of August 27, 2025\",,,\n\
@@ -138,7 +132,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Parsed, IngestError> {
         let source = Source::new("t", SourceFormat::FtseDailyValues, "t.csv");
-        crate::formats::parse(&source, text.as_bytes())
+        crate::parse(&source, text.as_bytes())
     }
 
     #[test]

@@ -3,16 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{RecordBatch, StringArray, UInt64Array};
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
-use crate::{IngestError, LedgerEntry, Rejected, SourceReport, formats::quarantine_schema};
+use crate::{IngestError, LedgerEntry, SourceReport};
 
 /// The lake under a local folder.
 #[derive(Debug, Clone)]
@@ -37,7 +33,7 @@ impl Drop for LakeLock {
     }
 }
 
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     // Linux: /proc/<pid> exists while the process does. Elsewhere, assume alive (never steal).
     if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
 }
@@ -110,21 +106,22 @@ impl Lake {
             .map_err(|source| IngestError::Lake { root: self.root.clone(), source })
     }
 
-    fn encode(&self, batch: &RecordBatch) -> Result<Bytes, IngestError> {
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
-            .build();
-        let encode_err =
-            |e: parquet::errors::ParquetError| IngestError::Encode { root: self.root.clone(), message: e.to_string() };
-        let mut buf = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(encode_err)?;
-        writer.write(batch).map_err(encode_err)?;
-        writer.close().map_err(encode_err)?;
-        Ok(Bytes::from(buf))
+    /// Keeps the raw file as received, once per content (`raw/<sha256>.csv`).
+    pub(crate) fn archive_raw(&self, sha256: &str, staged: &Path) -> Result<(), IngestError> {
+        let to = self.root.join(format!("raw/{sha256}.csv"));
+        if to.is_file() { Ok(()) } else { self.move_in(staged, &to) }
     }
 
-    pub(crate) async fn archive_raw(&self, sha256: &str, raw: &[u8]) -> Result<(), IngestError> {
-        self.put(&format!("raw/{sha256}.csv"), Bytes::copy_from_slice(raw)).await
+    /// Moves a staged file to `to` in the lake: a rename (readers never see half a file), or a
+    /// copy then a rename when the staging folder is on another file system.
+    fn move_in(&self, from: &Path, to: &Path) -> Result<(), IngestError> {
+        let err = |source| IngestError::Read { file: to.to_path_buf(), source };
+        std::fs::create_dir_all(to.parent().expect("a path in the lake")).map_err(err)?;
+        if std::fs::rename(from, to).is_ok() {
+            return Ok(());
+        }
+        let partial = to.with_extension("partial");
+        std::fs::copy(from, &partial).and_then(|_| std::fs::rename(&partial, to)).map_err(err)
     }
 
     /// Where one ingested file's rows, quarantine and ledger entry live: `source=<name>/file=<file name>`.
@@ -157,15 +154,16 @@ impl Lake {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
-    /// Replaces the rows of the file `report` describes: Hive partitions by year of `date`
-    /// (`year=2024/`), or by snapshot date for holdings (`as_of=2025-05-13/`). The file's
-    /// earlier partitions go first (a corrected file may cover fewer years).
-    pub(crate) async fn write_table(&self, report: &SourceReport, batch: &RecordBatch) -> Result<(), IngestError> {
+    /// Replaces the rows of the file `report` describes with its staged partitions under
+    /// `staged`: Hive partitions by year of `date` (`year=2024/`), or by snapshot date for
+    /// holdings (`as_of=2025-05-13/`). The file's earlier partitions go first (a corrected file
+    /// may cover fewer years).
+    pub(crate) async fn move_table(&self, report: &SourceReport, staged: &Path) -> Result<(), IngestError> {
         let prefix = format!("{}/{}", report.table, Self::part(report));
         self.delete_under(&prefix).await?;
-        for (partition, rows) in partitions(batch) {
-            let bytes = self.encode(&rows)?;
-            self.put(&format!("{prefix}/{partition}/data.parquet"), bytes).await?;
+        for file in crate::parquet_files(staged) {
+            let partition = file.parent().and_then(|p| p.file_name()).expect("rows/<partition>/data.parquet");
+            self.move_in(&file, &self.root.join(&prefix).join(partition).join("data.parquet"))?;
         }
         Ok(())
     }
@@ -187,26 +185,8 @@ impl Lake {
         Ok(())
     }
 
-    pub(crate) async fn write_quarantine(
-        &self,
-        report: &SourceReport,
-        rejected: &[Rejected],
-    ) -> Result<(), IngestError> {
-        let n = rejected.len();
-        let batch = RecordBatch::try_new(
-            quarantine_schema(),
-            vec![
-                Arc::new(StringArray::from(vec![report.source.as_str(); n])),
-                Arc::new(StringArray::from(vec![crate::file_label(&report.file); n])),
-                Arc::new(UInt64Array::from_iter_values(rejected.iter().map(|r| r.line))),
-                Arc::new(rejected.iter().map(|r| r.column.as_deref()).collect::<StringArray>()),
-                Arc::new(StringArray::from_iter_values(rejected.iter().map(|r| r.raw.as_str()))),
-                Arc::new(StringArray::from_iter_values(rejected.iter().map(|r| r.reason.as_str()))),
-            ],
-        )
-        .expect("quarantine columns match the schema");
-        let bytes = self.encode(&batch)?;
-        self.put(&format!("quarantine/{}/data.parquet", Self::part(report)), bytes).await
+    pub(crate) fn move_quarantine(&self, report: &SourceReport, staged: &Path) -> Result<(), IngestError> {
+        self.move_in(staged, &self.root.join(format!("quarantine/{}/data.parquet", Self::part(report))))
     }
 
     pub(crate) async fn write_ledger(&self, entry: &LedgerEntry) -> Result<(), IngestError> {
@@ -221,30 +201,6 @@ impl Lake {
         self.delete(&format!("quarantine/source={}/data.parquet", report.source)).await?;
         self.delete(&format!("ledger/source={}.json", report.source)).await
     }
-}
-
-/// `batch`'s rows by Hive partition: `year=YYYY` of its `date` column, or `as_of=YYYY-MM-DD` of
-/// a snapshot's `as_of`; in partition order, each partition's rows in the batch's order.
-fn partitions(batch: &RecordBatch) -> Vec<(String, RecordBatch)> {
-    use arrow::array::AsArray;
-    use chrono::Datelike;
-    let (column, by_year) = match batch.column_by_name("date") {
-        Some(c) => (c, true),
-        None => (batch.column_by_name("as_of").expect("a lake table has date or as_of"), false),
-    };
-    let days = column.as_primitive::<arrow::datatypes::Date32Type>();
-    let mut rows: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
-    for (i, d) in days.values().iter().enumerate() {
-        let date = exhibits_core::calendar::from_epoch_days(*d);
-        let key = if by_year { format!("year={}", date.year()) } else { format!("as_of={date}") };
-        rows.entry(key).or_default().push(i as u32);
-    }
-    rows.into_iter()
-        .map(|(key, idx)| {
-            let idx = arrow::array::UInt32Array::from(idx);
-            (key, arrow::compute::take_record_batch(batch, &idx).expect("indices within the batch"))
-        })
-        .collect()
 }
 
 #[cfg(test)]

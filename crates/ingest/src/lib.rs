@@ -31,22 +31,28 @@
 mod constituents;
 mod formats;
 mod ftse;
+mod input;
+mod keys;
 mod lake;
 mod securities;
+mod stage;
 
 pub use arrow::datatypes::SchemaRef;
 pub use constituents::{
     CONSTITUENTS_HEADER, constituents_schema, constituents_to_parquet, csv_to_parquet, treasury_schema,
 };
 pub use formats::{index_levels_schema, quarantine_schema, yields_schema};
+pub use keys::Keys;
 pub use lake::{Lake, LakeLock};
 pub use securities::{holdings_schema, lake_constituents_schema};
+pub use stage::Staging;
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use exhibits_core::pipeline::{Source, SourceFormat};
 use exhibits_core::{Classify, ExitStatus};
+use stage::Out;
 
 /// An error that stops the ingest of one file (its bad rows never do: they are quarantined).
 #[derive(Debug, thiserror::Error)]
@@ -180,38 +186,91 @@ pub fn source_files(source: &Source) -> Result<Vec<PathBuf>, IngestError> {
     Ok(files)
 }
 
-/// A source's file read and validated, not yet in the lake.
+/// A source's file read and validated, not yet in the lake: its rows, quarantine and raw copy
+/// wait in a staging folder.
 pub struct ReadSource {
     pub report: SourceReport,
-    raw: Vec<u8>,
-    batch: arrow::array::RecordBatch,
-    /// The line of each accepted row.
-    lines: Vec<u64>,
-    rejected: Vec<Rejected>,
+    raw: PathBuf,
+    staged: stage::Staged,
+    /// Keeps the staging folder while this file's part of it is needed.
+    _staging: Staging,
 }
 
 impl ReadSource {
-    /// The rows that were not accepted.
-    pub fn rejected(&self) -> &[Rejected] {
-        &self.rejected
+    /// The first row that was not accepted, if any.
+    pub fn first_rejected(&self) -> Option<&Rejected> {
+        self.staged.first_rejected.as_ref()
     }
 
-    /// The accepted rows, in the lake table's canonical schema.
-    pub fn batch(&self) -> &arrow::array::RecordBatch {
-        &self.batch
+    /// The rows that were not accepted, read back from the staged quarantine (for inspection).
+    pub fn rejected(&self) -> Vec<Rejected> {
+        use arrow::array::{Array, AsArray};
+        let mut out = Vec::new();
+        for batch in read_parquet(&self.staged.quarantine) {
+            let text = |i: usize| batch.column(i).as_string::<i32>();
+            let lines = batch.column(2).as_primitive::<arrow::datatypes::UInt64Type>();
+            for r in 0..batch.num_rows() {
+                out.push(Rejected {
+                    line: lines.value(r),
+                    column: text(3).is_valid(r).then(|| text(3).value(r).to_string()),
+                    raw: text(4).value(r).to_string(),
+                    reason: text(5).value(r).to_string(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The accepted rows, in the lake table's canonical schema, read back from the staged
+    /// partitions in partition order (for inspection).
+    pub fn batch(&self) -> arrow::array::RecordBatch {
+        let schema = match self.report.table.as_str() {
+            "index_levels" => index_levels_schema(),
+            "yields" => yields_schema(),
+            "constituents" => lake_constituents_schema(),
+            _ => holdings_schema(),
+        };
+        let mut files = parquet_files(&self.staged.rows);
+        files.sort();
+        let batches: Vec<_> = files.iter().flat_map(|f| read_parquet(f)).collect();
+        arrow::compute::concat_batches(&schema, &batches).expect("staged rows have the table's schema")
     }
 }
 
-/// Reads and validates one source's file; nothing is written.
+/// Every batch of a staged Parquet file (which this process wrote).
+fn read_parquet(path: &Path) -> Vec<arrow::array::RecordBatch> {
+    let file = std::fs::File::open(path).expect("a staged file");
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .expect("a staged Parquet file")
+        .collect::<Result<_, _>>()
+        .expect("a staged Parquet file")
+}
+
+/// Reads and validates one source's file into a temporary staging folder; the lake is not
+/// touched and no other file is consulted for duplicates.
 pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
-    let raw = std::fs::read(&source.path).map_err(|e| IngestError::Read { file: source.path.clone(), source: e })?;
+    read_source_in(source, &Staging::temporary()?, &mut Keys::default())
+}
+
+/// Reads and validates one source's file in buffers into `staging`: the raw copy, the accepted
+/// rows by partition and the quarantine. A (date, id) that `keys` says another file delivered,
+/// or an earlier line of this file, is quarantined as a duplicate; the file then joins `keys`.
+pub fn read_source_in(source: &Source, staging: &Staging, keys: &mut Keys) -> Result<ReadSource, IngestError> {
+    read_from(source, &source.path, staging, keys)
+}
+
+/// [`read_source_in`] reading the bytes at `from` (errors name `source.path`).
+fn read_from(source: &Source, from: &Path, staging: &Staging, keys: &mut Keys) -> Result<ReadSource, IngestError> {
     let bad = |what: String| IngestError::BadFile { file: source.path.clone(), what };
-    let (text, encoding) = formats::decode(source, &raw, &bad)?;
+    let dir = staging.file_dir()?;
+    let copied = Source { path: from.to_path_buf(), ..source.clone() };
+    let raw = input::copy_in(&copied, &dir.join("raw"), &bad)?;
     // `format = "auto"`: told from the content, then read as if the pipeline had named it.
     let detected;
     let source = match source.format {
         SourceFormat::Auto => {
-            let format = formats::detect(&text).map_err(&bad)?;
+            let format = formats::detect(&raw.head(30, &bad)?).map_err(&bad)?;
             detected = Source { format, ..source.clone() };
             if let Some(missing) = detected.missing_id() {
                 return Err(bad(format!("detected format {}: {missing}", format.name())));
@@ -221,30 +280,48 @@ pub fn read_source(source: &Source) -> Result<ReadSource, IngestError> {
         }
         _ => source,
     };
-    let parsed = formats::parse_text(source, &text)?;
+    let file = file_label(&source.path);
+    let name = source.path.file_name().map_or_else(|| file.clone(), |f| f.to_string_lossy().into_owned());
+    // A file not in date order is read again with every key kept (see `keys`).
+    let mut every_key = false;
+    let staged = loop {
+        keys.begin_file(source.format.table(), every_key);
+        let attempt = dir.join(if every_key { "every_key" } else { "in_order" });
+        let mut out = Out::new(&attempt, &source.name, &file, keys);
+        formats::parse(source, &raw, &mut out, &bad)?;
+        let staged = out.finish()?;
+        if !keys.revisited() {
+            break staged;
+        }
+        tracing::info!(source = %source.name, "{}: not in date order; read again keeping every key", source.path.display());
+        let _ = std::fs::remove_dir_all(&attempt);
+        every_key = true;
+    };
+    keys.end_file(&name, staged.days, &staged.rows);
+    let day = |d: i32| exhibits_core::calendar::from_epoch_days(d);
     let report = SourceReport {
         source: source.name.clone(),
         file: source.path.clone(),
         format: source.format.name().to_string(),
         table: source.format.table().to_string(),
-        sha256: exhibits_core::sha256_hex(&raw),
-        encoding: encoding.to_string(),
+        sha256: raw.sha256.clone(),
+        encoding: raw.encoding.name().to_string(),
         until: source.until,
-        rows_read: parsed.rows_read,
-        accepted: parsed.batch.num_rows() as u64,
-        rejected: parsed.rejected.len() as u64,
-        min_date: parsed.min_date,
-        max_date: parsed.max_date,
+        rows_read: staged.rows_read,
+        accepted: staged.accepted,
+        rejected: staged.rejected,
+        min_date: staged.days.map(|(lo, _)| day(lo)),
+        max_date: staged.days.map(|(_, hi)| day(hi)),
     };
     debug_assert_eq!(report.accepted + report.rejected, report.rows_read);
-    debug_assert_eq!(parsed.lines.len(), parsed.batch.num_rows(), "one line per accepted row");
-    Ok(ReadSource { report, raw, batch: parsed.batch, lines: parsed.lines, rejected: parsed.rejected })
+    Ok(ReadSource { report, raw: raw.path, staged, _staging: staging.clone() })
 }
 
 impl Lake {
     /// Archives the raw file and replaces this file's rows, quarantine and ledger entry in the
-    /// source's part of the lake (the source's other files keep theirs). The same content cut
-    /// at the same as-of date changes nothing; other content is a restatement, recorded.
+    /// source's part of the lake (the source's other files keep theirs) by moving the staged
+    /// files into place. The same content cut at the same as-of date changes nothing; other
+    /// content is a restatement, recorded.
     pub async fn store(&self, read: &ReadSource) -> Result<Stored, IngestError> {
         let r = &read.report;
         let previous = self.ledger_entry(r).await?;
@@ -261,10 +338,10 @@ impl Lake {
                 new_dates: (r.min_date, r.max_date),
             }),
         };
-        self.archive_raw(&r.sha256, &read.raw).await?;
+        self.archive_raw(&r.sha256, &read.raw)?;
         self.remove_single_file_layout(r).await?;
-        self.write_table(r, &read.batch).await?;
-        self.write_quarantine(r, &read.rejected).await?;
+        self.move_table(r, &read.staged.rows).await?;
+        self.move_quarantine(r, &read.staged.quarantine)?;
         let mut restatements = previous.map(|p| p.restatements).unwrap_or_default();
         if let Stored::Restated(restated) = &stored {
             restatements.push(restated.clone());
@@ -274,71 +351,8 @@ impl Lake {
     }
 }
 
-/// A row's identity across the files of a source: its date and its index, series or security.
-type RowKey = (i32, String);
-
-/// The keys of `batch`'s rows, for the tables whose rows have one (holdings snapshots do not).
-fn row_keys(batch: &arrow::array::RecordBatch, table: &str) -> Option<Vec<RowKey>> {
-    use arrow::array::AsArray;
-    let id = id_column(table);
-    let dates = batch.column_by_name("date")?.as_primitive::<arrow::datatypes::Date32Type>();
-    let ids = batch.column_by_name(id)?.as_string::<i32>();
-    Some((0..batch.num_rows()).map(|i| (dates.value(i), ids.value(i).to_string())).collect())
-}
-
-/// The column that names what a row of `table` is about (with its date, the row's key); ""
-/// for holdings snapshots, which have no such key.
-fn id_column(table: &str) -> &'static str {
-    match table {
-        "index_levels" => "index_id",
-        "yields" => "series_id",
-        "constituents" => "security_id",
-        _ => "",
-    }
-}
-
-/// The keys the lake under `lake_root` holds in `table` for `source`'s files other than
-/// `except` (file names), with the file each came from. Nothing when the lake does not exist yet.
-pub fn keys_in_lake(
-    lake_root: &Path,
-    source: &str,
-    table: &str,
-    except: &[String],
-) -> Result<std::collections::HashMap<RowKey, String>, IngestError> {
-    let dir = lake_root.join(table).join(format!("source={source}"));
-    let mut held = std::collections::HashMap::new();
-    if id_column(table).is_empty() {
-        return Ok(held);
-    }
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(held) };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(file) = name.strip_prefix("file=") else { continue };
-        if except.iter().any(|e| e == file) {
-            continue;
-        }
-        for path in parquet_files(&entry.path()) {
-            let read_err = |source| IngestError::Read { file: path.clone(), source };
-            let f = std::fs::File::open(&path).map_err(read_err)?;
-            let encode =
-                |e: parquet::errors::ParquetError| IngestError::Encode { root: path.clone(), message: e.to_string() };
-            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).map_err(encode)?;
-            // Only the key columns (date and id) are read.
-            let mask = parquet::arrow::ProjectionMask::columns(builder.parquet_schema(), ["date", id_column(table)]);
-            let reader = builder.with_projection(mask).build().map_err(encode)?;
-            for batch in reader {
-                let batch = batch.map_err(|e| IngestError::Encode { root: path.clone(), message: e.to_string() })?;
-                for key in row_keys(&batch, table).unwrap_or_default() {
-                    held.entry(key).or_insert_with(|| file.to_string());
-                }
-            }
-        }
-    }
-    Ok(held)
-}
-
 /// The Parquet files under `dir`, at any depth (a file's partitions).
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -354,83 +368,31 @@ fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Quarantines the rows of a source's files that an earlier file already holds: `held` (the
-/// source's other files in the lake), then each of `reads` in order (a source's files in name
-/// order) — the first delivery of a (date, id) keeps it. Each file's counts are updated, so
-/// accepted + rejected = read still holds.
-pub fn reject_duplicates_across_files(reads: &mut [ReadSource], mut held: std::collections::HashMap<RowKey, String>) {
-    for read in reads.iter_mut() {
-        let Some(keys) = row_keys(&read.batch, &read.report.table) else { return };
-        let file = read.report.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut keep = Vec::with_capacity(keys.len());
-        let mut kept_days: Option<(i32, i32)> = None;
-        // Where each line starts in the raw file: worked out once, at the file's first duplicate.
-        let mut line_starts: Option<Vec<usize>> = None;
-        for (i, key) in keys.into_iter().enumerate() {
-            match held.get(&key) {
-                Some(other) => {
-                    let starts = line_starts.get_or_insert_with(|| {
-                        std::iter::once(0).chain(newline_offsets(&read.raw).map(|at| at + 1)).collect()
-                    });
-                    let date = exhibits_core::calendar::from_epoch_days(key.0);
-                    read.rejected.push(Rejected {
-                        line: read.lines[i],
-                        column: Some("date".into()),
-                        raw: line_text(&read.raw, starts, read.lines[i]),
-                        reason: format!("duplicate of a row of {other} ({date} {})", key.1),
-                    });
-                    keep.push(false);
-                }
-                None => {
-                    kept_days = Some(kept_days.map_or((key.0, key.0), |(lo, hi)| (lo.min(key.0), hi.max(key.0))));
-                    held.insert(key, file.clone());
-                    keep.push(true);
-                }
-            }
-        }
-        if keep.iter().all(|k| *k) {
-            continue;
-        }
-        let mask = arrow::array::BooleanArray::from(keep.clone());
-        read.batch = arrow::compute::filter_record_batch(&read.batch, &mask).expect("a mask of the batch's length");
-        read.lines = read.lines.iter().zip(&keep).filter(|(_, k)| **k).map(|(l, _)| *l).collect();
-        read.rejected.sort_by_key(|r| r.line);
-        let r = &mut read.report;
-        r.accepted = read.batch.num_rows() as u64;
-        r.rejected = read.rejected.len() as u64;
-        r.min_date = kept_days.map(|(lo, _)| exhibits_core::calendar::from_epoch_days(lo));
-        r.max_date = kept_days.map(|(_, hi)| exhibits_core::calendar::from_epoch_days(hi));
-    }
-}
-
-/// The offsets of the newlines of `raw`.
-fn newline_offsets(raw: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    raw.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i)
-}
-
-/// Line `line` (1-based) of a raw file whose lines start at `starts`, as text.
-fn line_text(raw: &[u8], starts: &[usize], line: u64) -> String {
-    let i = line.saturating_sub(1) as usize;
-    let Some(&from) = starts.get(i) else { return String::new() };
-    let to = starts.get(i + 1).map_or(raw.len(), |next| next - 1);
-    String::from_utf8_lossy(&raw[from..to.max(from)]).trim_end_matches('\r').to_string()
-}
-
 /// The display name of a file in errors and the quarantine.
 pub(crate) fn file_label(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// A file parsed from bytes, for the readers' unit tests.
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn a_line_of_the_raw_file_is_found_by_its_number() {
-        let raw = b"date,x\r\n2024-01-02,1\r\n2024-01-03,2";
-        let starts: Vec<usize> = std::iter::once(0).chain(super::newline_offsets(raw).map(|at| at + 1)).collect();
-        let line = |n| super::line_text(raw, &starts, n);
-        assert_eq!(
-            (line(1), line(2), line(3), line(4)),
-            ("date,x".into(), "2024-01-02,1".into(), "2024-01-03,2".into(), String::new())
-        );
-    }
+pub(crate) struct Parsed {
+    pub(crate) batch: arrow::array::RecordBatch,
+    pub(crate) rejected: Vec<Rejected>,
+    pub(crate) rows_read: u64,
+    pub(crate) max_date: Option<NaiveDate>,
+}
+
+/// Reads `bytes` as a file of `source` (named `source.path` in errors).
+#[cfg(test)]
+pub(crate) fn parse(source: &Source, bytes: &[u8]) -> Result<Parsed, IngestError> {
+    let dir = tempfile::tempdir().unwrap();
+    let from = dir.path().join("input");
+    std::fs::write(&from, bytes).unwrap();
+    let read = read_from(source, &from, &Staging::temporary()?, &mut Keys::default())?;
+    Ok(Parsed {
+        batch: read.batch(),
+        rejected: read.rejected(),
+        rows_read: read.report.rows_read,
+        max_date: read.report.max_date,
+    })
 }

@@ -14,7 +14,9 @@ use chrono::NaiveDate;
 use exhibits_core::calendar::epoch_days;
 use exhibits_core::pipeline::Source;
 
-use crate::formats::{FieldError, Parsed, parse_number, raw_text, records, row_date, table_start};
+use crate::formats::{FieldError, duplicate, parse_number, raw_text, row_date, table_start};
+use crate::input::{Csv, read_lines};
+use crate::stage::{BATCH_ROWS, Out};
 use crate::{IngestError, Rejected};
 
 /// `constituents`: one row per security per trading day with a price.
@@ -65,7 +67,7 @@ pub fn holdings_schema() -> SchemaRef {
 pub(crate) const CANONICAL_HEADER: &str = "date,security_id,ticker,sector,index_code,shares,close,dividend";
 pub(crate) const HOLDINGS_HEADER: &str = "Ticker,Name,Sector,Asset Class,Market Value,Weight (%),Notional Value,Quantity,Price,Location,Exchange,Currency,FX Rate,Market Currency,Accrual Date";
 
-/// Builds the `constituents` batch row by row.
+/// Builds the `constituents` batches row by row.
 #[derive(Default)]
 struct ConstituentRows {
     date: Date32Builder,
@@ -76,17 +78,16 @@ struct ConstituentRows {
     shares: Float64Builder,
     close: Float64Builder,
     dividend: Float64Builder,
-    lines: Vec<u64>,
-    min_date: Option<NaiveDate>,
-    max_date: Option<NaiveDate>,
 }
 
 impl ConstituentRows {
+    /// Adds a row; every [`BATCH_ROWS`] rows the batch goes to `out`.
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
-        line: u64,
-        date: NaiveDate,
+        out: &mut Out<'_>,
+        source: &str,
+        date: i32,
         security_id: &str,
         ticker: Option<&str>,
         sector: Option<&str>,
@@ -94,9 +95,8 @@ impl ConstituentRows {
         shares: Option<f64>,
         close: f64,
         dividend: f64,
-    ) {
-        self.lines.push(line);
-        self.date.append_value(epoch_days(date));
+    ) -> Result<(), IngestError> {
+        self.date.append_value(date);
         self.security_id.append_value(security_id);
         self.ticker.append_option(ticker);
         self.sector.append_option(sector);
@@ -104,11 +104,10 @@ impl ConstituentRows {
         self.shares.append_option(shares);
         self.close.append_value(close);
         self.dividend.append_value(dividend);
-        self.min_date = Some(self.min_date.map_or(date, |d| d.min(date)));
-        self.max_date = self.max_date.max(Some(date));
+        if self.date.len() >= BATCH_ROWS { self.flush(out, source) } else { Ok(()) }
     }
 
-    fn finish(mut self, source: &str, rejected: Vec<Rejected>, rows_read: u64) -> Parsed {
+    fn flush(&mut self, out: &mut Out<'_>, source: &str) -> Result<(), IngestError> {
         let n = self.date.len();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.date.finish()),
@@ -121,8 +120,7 @@ impl ConstituentRows {
             Arc::new(self.dividend.finish()),
             Arc::new(StringArray::from(vec![source; n])),
         ];
-        let batch = RecordBatch::try_new(lake_constituents_schema(), columns).expect("columns match the schema");
-        Parsed { batch, rejected, rows_read, lines: self.lines, min_date: self.min_date, max_date: self.max_date }
+        out.write(RecordBatch::try_new(lake_constituents_schema(), columns).expect("columns match the schema"))
     }
 }
 
@@ -143,28 +141,25 @@ fn check_range(
     }
 }
 
-fn reject(rejected: &mut Vec<Rejected>, line: u64, column: String, raw: String, reason: String) {
-    rejected.push(Rejected { line, column: (!column.is_empty()).then_some(column), raw, reason });
+fn reject(out: &mut Out<'_>, line: u64, column: String, raw: String, reason: String) -> Result<(), IngestError> {
+    out.reject(Rejected { line, column: (!column.is_empty()).then_some(column), raw, reason })
 }
 
 /// The canonical long constituents CSV.
-pub(crate) fn canonical(
+pub(crate) fn canonical<R: std::io::Read>(
     source: &Source,
-    bytes: &[u8],
-    mut reader: csv::Reader<&[u8]>,
+    mut csv: Csv<R>,
     names: Vec<String>,
+    out: &mut Out<'_>,
     bad: &dyn Fn(String) -> IngestError,
-) -> Result<Parsed, IngestError> {
+) -> Result<(), IngestError> {
     let mut rows = ConstituentRows::default();
-    let mut rejected = Vec::new();
-    let mut rows_read = 0;
-    let mut first_line_of: HashMap<(NaiveDate, String), u64> = HashMap::new();
-    let parse = |rec: &csv::StringRecord| -> Result<_, FieldError> {
+    let parse = |rec: &csv::StringRecord| -> Result<(NaiveDate, Option<f64>, f64, f64), FieldError> {
         if rec.len() != names.len() {
             return Err((String::new(), format!("expected {} fields, found {}", names.len(), rec.len())));
         }
         let date = row_date(source, &names, rec, 0)?;
-        let id = text(rec, 1).ok_or_else(|| (names[1].clone(), "missing value".to_string()))?;
+        text(rec, 1).ok_or_else(|| (names[1].clone(), "missing value".to_string()))?;
         let shares =
             check_range(&names, 5, parse_number(&names, rec, 5, false)?, |x| x >= 0.0, "shares cannot be negative")?;
         let close =
@@ -178,28 +173,30 @@ pub(crate) fn canonical(
             "a dividend cannot be negative",
         )?
         .unwrap_or(0.0);
-        Ok((date, id.to_string(), shares, close, dividend))
+        Ok((date, shares, close, dividend))
     };
-    records(&mut reader, bytes, 0, bad, |line, rec| {
-        rows_read += 1;
+    csv.records(bad, |line, rec| {
+        out.row_read();
         match parse(rec) {
-            Ok((date, id, shares, close, dividend)) => {
-                if let Some(first) = first_line_of.get(&(date, id.clone())) {
-                    let reason = format!("duplicate of line {first} ({date} {id})");
-                    reject(&mut rejected, line, names[1].clone(), raw_text(rec), reason);
+            Ok((date, shares, close, dividend)) => {
+                let id = text(rec, 1).expect("checked");
+                let day = epoch_days(date);
+                if let Some(earlier) = out.earlier(day, id, line)? {
+                    let reason = duplicate(&earlier, &format!("{date} {id}"));
+                    reject(out, line, names[1].clone(), raw_text(rec), reason)?;
                 } else {
-                    rows.push(line, date, &id, text(rec, 2), text(rec, 3), text(rec, 4), shares, close, dividend);
-                    first_line_of.insert((date, id), line);
+                    let (ticker, sector, index_code) = (text(rec, 2), text(rec, 3), text(rec, 4));
+                    rows.push(out, &source.name, day, id, ticker, sector, index_code, shares, close, dividend)?;
                 }
             }
-            Err((column, reason)) => reject(&mut rejected, line, column, raw_text(rec), reason),
+            Err((column, reason)) => reject(out, line, column, raw_text(rec), reason)?,
         }
-        true
+        Ok(!out.stop())
     })?;
-    if rows_read == 0 {
+    if out.rows_read() == 0 {
         return Err(bad(format!("the file has a header ({}) but no rows", names.join(","))));
     }
-    Ok(rows.finish(&source.name, rejected, rows_read))
+    rows.flush(out, &source.name)
 }
 
 /// The header of a wide price matrix: `Date` then unique tickers.
@@ -209,20 +206,19 @@ pub(crate) fn is_wide_header(names: &[String]) -> bool {
 }
 
 /// The wide price matrix: every non-blank cell is a close of that column's ticker.
-pub(crate) fn wide(
+pub(crate) fn wide<R: std::io::Read>(
     source: &Source,
-    bytes: &[u8],
-    mut reader: csv::Reader<&[u8]>,
+    mut csv: Csv<R>,
     names: Vec<String>,
+    out: &mut Out<'_>,
     bad: &dyn Fn(String) -> IngestError,
-) -> Result<Parsed, IngestError> {
+) -> Result<(), IngestError> {
     let index_code = source.index_id.as_deref();
     let mut rows = ConstituentRows::default();
-    let mut rejected = Vec::new();
-    let mut rows_read = 0;
     let mut lines = 0;
+    // One entry per date line (not per value): bounded by the file's dates.
     let mut first_line_of: HashMap<NaiveDate, u64> = HashMap::new();
-    records(&mut reader, bytes, 0, bad, |line, rec| {
+    csv.records(bad, |line, rec| {
         lines += 1;
         let cells: Vec<usize> = (1..rec.len()).filter(|i| text(rec, *i).is_some()).collect();
         // A line that cannot be placed rejects each of its values (or itself, when it has none).
@@ -241,33 +237,39 @@ pub(crate) fn wide(
             Ok(date) => date,
             Err((column, reason)) => {
                 for _ in 0..cells.len().max(1) {
-                    rows_read += 1;
-                    reject(&mut rejected, line, column.clone(), raw_text(rec), reason.clone());
+                    out.row_read();
+                    reject(out, line, column.clone(), raw_text(rec), reason.clone())?;
                 }
-                return true;
+                return Ok(true);
             }
         };
+        let day = epoch_days(date);
         for i in cells {
-            rows_read += 1;
+            out.row_read();
             let value = parse_number(&names, rec, i, true)
                 .and_then(|v| check_range(&names, i, v, |x| x > 0.0, "a close must be positive"));
+            let raw = || format!("{},{}", rec.get(0).unwrap_or(""), rec.get(i).unwrap_or(""));
             match value {
-                Ok(Some(close)) => {
-                    rows.push(line, date, &names[i], Some(&names[i]), None, index_code, None, close, 0.0)
-                }
+                Ok(Some(close)) => match out.earlier(day, &names[i], line)? {
+                    Some(earlier) => {
+                        let reason = duplicate(&earlier, &format!("{date} {}", names[i]));
+                        reject(out, line, names[0].clone(), raw(), reason)?;
+                    }
+                    None => {
+                        let ticker = Some(names[i].as_str());
+                        rows.push(out, &source.name, day, &names[i], ticker, None, index_code, None, close, 0.0)?
+                    }
+                },
                 Ok(None) => unreachable!("required"),
-                Err((column, reason)) => {
-                    let raw = format!("{},{}", rec.get(0).unwrap_or(""), rec.get(i).unwrap_or(""));
-                    reject(&mut rejected, line, column, raw, reason);
-                }
+                Err((column, reason)) => reject(out, line, column, raw(), reason)?,
             }
         }
-        true
+        Ok(!out.stop())
     })?;
     if lines == 0 {
         return Err(bad(format!("the file has a header ({} tickers) but no rows", names.len() - 1)));
     }
-    Ok(rows.finish(&source.name, rejected, rows_read))
+    rows.flush(out, &source.name)
 }
 
 /// An iShares holdings number: `"1,532,594,919.50"`, `-` for none.
@@ -286,11 +288,12 @@ fn holding_number(names: &[String], rec: &csv::StringRecord, i: usize) -> Result
 /// the holdings, then a legal footer after a blank line.
 pub(crate) fn holdings(
     source: &Source,
-    text_in: &str,
+    mut input: Box<dyn std::io::BufRead>,
+    out: &mut Out<'_>,
     bad: &dyn Fn(String) -> IngestError,
-) -> Result<Parsed, IngestError> {
-    let text_in = text_in.trim_start_matches('\u{feff}');
-    let as_of_line = text_in.lines().take(20).find(|l| l.starts_with("Fund Holdings as of,"));
+) -> Result<(), IngestError> {
+    let head = read_lines(&mut input, 30, bad)?;
+    let as_of_line = head.lines().take(20).find(|l| l.starts_with("Fund Holdings as of,"));
     let as_of = as_of_line
         .and_then(|l| {
             let v = l.trim_start_matches("Fund Holdings as of,").trim().trim_matches('"');
@@ -302,14 +305,12 @@ pub(crate) fn holdings(
                 as_of_line.unwrap_or("none")
             ))
         })?;
-    let (header_at, header_line) = table_start(text_in, 30, &["Ticker,"]).ok_or_else(|| {
+    let (header_at, header_line) = table_start(&head, 30, &["Ticker,"]).ok_or_else(|| {
         bad(format!("not an iShares holdings file: expected a header {HOLDINGS_HEADER} in the first 30 lines"))
     })?;
-    let body = &text_in[header_at..];
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(body.as_bytes());
-    let names = crate::formats::header_names(
-        &reader.headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone(),
-    );
+    let mut csv =
+        Csv::new(std::io::Read::chain(std::io::Cursor::new(head[header_at..].to_string()), input), header_line);
+    let names = csv.header(bad)?;
     if names.join(",") != HOLDINGS_HEADER {
         return Err(bad(format!(
             "unknown holdings layout: expected a header {HOLDINGS_HEADER}, found {}",
@@ -321,20 +322,15 @@ pub(crate) fn holdings(
     let (mv, weight, qty, price) = (col("Market Value"), col("Weight (%)"), col("Quantity"), col("Price"));
 
     let index_code = source.index_id.as_deref().expect("validated by the pipeline loader");
-    let (mut b_ticker, mut b_name, mut b_sector, mut b_class) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let (mut b_mv, mut b_weight, mut b_qty, mut b_price) =
-        (Float64Builder::new(), Float64Builder::new(), Float64Builder::new(), Float64Builder::new());
-    let mut rejected = Vec::new();
-    let mut rows_read = 0;
-    let mut lines = Vec::new();
+    let mut rows = HoldingRows::default();
+    // A snapshot's lines are told apart by their whole text (a fund's snapshot, not a history).
     let mut seen: HashMap<String, u64> = HashMap::new();
-    records(&mut reader, body.as_bytes(), header_line, bad, |line, rec| {
+    csv.records(bad, |line, rec| {
         // The legal footer starts after a blank (or non-breaking-space) line.
         if rec.len() == 1 && rec.get(0).is_none_or(|v| v.trim_matches(|c: char| c.is_whitespace()).is_empty()) {
-            return false;
+            return Ok(false);
         }
-        rows_read += 1;
+        out.row_read();
         let raw = raw_text(rec);
         let parsed = (|| -> Result<_, FieldError> {
             if rec.len() != names.len() {
@@ -360,43 +356,69 @@ pub(crate) fn holdings(
         match parsed {
             Ok(_) if seen.contains_key(&raw) => {
                 let reason = format!("duplicate of line {}", seen[&raw]);
-                reject(&mut rejected, line, String::new(), raw, reason);
+                reject(out, line, String::new(), raw, reason)?;
             }
             Ok((m, w, q, p)) => {
-                lines.push(line);
-                b_ticker.append_option(text(rec, ticker).filter(|t| *t != "-"));
-                b_name.append_option(text(rec, name));
-                b_sector.append_option(text(rec, sector));
-                b_class.append_option(text(rec, class));
-                b_mv.append_option(m);
-                b_weight.append_option(w);
-                b_qty.append_option(q);
-                b_price.append_option(p);
+                rows.ticker.append_option(text(rec, ticker).filter(|t| *t != "-"));
+                rows.name.append_option(text(rec, name));
+                rows.sector.append_option(text(rec, sector));
+                rows.class.append_option(text(rec, class));
+                rows.market_value.append_option(m);
+                rows.weight.append_option(w);
+                rows.quantity.append_option(q);
+                rows.price.append_option(p);
                 seen.insert(raw, line);
+                if rows.ticker.len() >= BATCH_ROWS {
+                    rows.flush(out, &source.name, as_of, index_code)?;
+                }
             }
-            Err((column, reason)) => reject(&mut rejected, line, column, raw, reason),
+            Err((column, reason)) => reject(out, line, column, raw, reason)?,
         }
-        true
+        Ok(true)
     })?;
-    if rows_read == 0 {
+    if out.rows_read() == 0 {
         return Err(bad("the holdings file has a header but no holdings".into()));
     }
-    let n = b_ticker.len();
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(arrow::array::Date32Array::from(vec![epoch_days(as_of); n])),
-        Arc::new(StringArray::from(vec![index_code; n])),
-        Arc::new(b_ticker.finish()),
-        Arc::new(b_name.finish()),
-        Arc::new(b_sector.finish()),
-        Arc::new(b_class.finish()),
-        Arc::new(b_mv.finish()),
-        Arc::new(b_weight.finish()),
-        Arc::new(b_qty.finish()),
-        Arc::new(b_price.finish()),
-        Arc::new(StringArray::from(vec![source.name.as_str(); n])),
-    ];
-    let batch = RecordBatch::try_new(holdings_schema(), columns).expect("columns match the schema");
-    Ok(Parsed { batch, rejected, rows_read, lines, min_date: Some(as_of), max_date: Some(as_of) })
+    rows.flush(out, &source.name, as_of, index_code)
+}
+
+/// Builds the `holdings` batches of one snapshot.
+#[derive(Default)]
+struct HoldingRows {
+    ticker: StringBuilder,
+    name: StringBuilder,
+    sector: StringBuilder,
+    class: StringBuilder,
+    market_value: Float64Builder,
+    weight: Float64Builder,
+    quantity: Float64Builder,
+    price: Float64Builder,
+}
+
+impl HoldingRows {
+    fn flush(
+        &mut self,
+        out: &mut Out<'_>,
+        source: &str,
+        as_of: NaiveDate,
+        index_code: &str,
+    ) -> Result<(), IngestError> {
+        let n = self.ticker.len();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(arrow::array::Date32Array::from(vec![epoch_days(as_of); n])),
+            Arc::new(StringArray::from(vec![index_code; n])),
+            Arc::new(self.ticker.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.sector.finish()),
+            Arc::new(self.class.finish()),
+            Arc::new(self.market_value.finish()),
+            Arc::new(self.weight.finish()),
+            Arc::new(self.quantity.finish()),
+            Arc::new(self.price.finish()),
+            Arc::new(StringArray::from(vec![source; n])),
+        ];
+        out.write(RecordBatch::try_new(holdings_schema(), columns).expect("columns match the schema"))
+    }
 }
 
 #[cfg(test)]
@@ -406,7 +428,7 @@ mod tests {
     use exhibits_core::pipeline::SourceFormat;
 
     use super::*;
-    use crate::formats::parse;
+    use crate::{Parsed, parse};
 
     fn source(format: SourceFormat) -> Source {
         Source { index_id: Some("R2000".into()), ..Source::new("t", format, "t.csv") }
