@@ -483,10 +483,7 @@ mod tests {
         let csv = b"Date,Close\n2024-07-10,1\n2024-07-11,2\n2024-07-09,3\n2024-07-10,4\n2024-07-11,5\n";
         let p = parse(&source(SourceFormat::YahooClose), csv).unwrap();
         let got: Vec<(u64, &str)> = p.rejected.iter().map(|r| (r.line, r.reason.as_str())).collect();
-        assert_eq!(
-            got,
-            [(5, "duplicate of line 2 (2024-07-10 R2000)"), (6, "duplicate of line 3 (2024-07-11 R2000)")]
-        );
+        assert_eq!(got, [(5, "duplicate of line 2 (2024-07-10 R2000)"), (6, "duplicate of line 3 (2024-07-11 R2000)")]);
         assert_eq!((p.rows_read, p.batch.num_rows()), (5, 3));
     }
 
