@@ -174,6 +174,42 @@ fn backfill_runs_every_trading_day_of_the_range() {
 }
 
 #[test]
+fn ingest_alone_stores_every_file_builds_nothing_and_leaves_no_staging() {
+    let demo = Demo::new();
+    let lake = demo.path().join("var/lake");
+    // A staging folder that a killed run left behind (no process has this id).
+    let left = lake.join(".staging-999999999-x/0");
+    std::fs::create_dir_all(&left).unwrap();
+    std::fs::write(left.join("raw"), "half a file").unwrap();
+    let ingest = || exhibits(demo.path(), &["ingest", "--pipeline", "nightly.toml", "--as-of", "2024-12-31"]);
+    let first = ingest();
+    assert_exit(&first, 0, "success", &[]);
+    assert_eq!(first.summary["command"], "ingest");
+    let inputs = first.summary["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 2, "{}", first.summary);
+    for i in inputs {
+        let ledger = lake.join(format!(
+            "ledger/source={}/file={}.json",
+            i["source"].as_str().unwrap(),
+            Path::new(i["file"].as_str().unwrap()).file_name().unwrap().to_str().unwrap()
+        ));
+        assert!(ledger.is_file(), "{}", ledger.display());
+    }
+    assert!(lake.join("index_levels/source=demo_index_levels").is_dir());
+    assert!(!demo.publish().exists(), "the ingest stage publishes nothing");
+    let staging: Vec<_> = std::fs::read_dir(&lake)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.starts_with(".staging-"))
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
+
+    let again = ingest();
+    assert_exit(&again, 0, "success", &[]);
+    assert!(again.stderr.contains("already in the lake, unchanged"), "{}", again.stderr);
+}
+
+#[test]
 fn inputs_not_there_yet_exit_99_and_change_nothing() {
     let demo = Demo::new();
     let o = demo.run("2025-01-02");

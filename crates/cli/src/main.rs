@@ -32,6 +32,8 @@ enum Command {
     Gen(gen_cmd::GenArgs),
     /// Ingest → models → publish for one as-of date or a backfill range.
     Run(run_cmd::RunArgs),
+    /// The ingest stage alone: read, validate and store every source's files in the lake.
+    Ingest(run_cmd::IngestArgs),
     /// Parse and plan every model, contract and data test without data; validate pipelines.
     Check(check_cmd::CheckArgs),
     /// Run the SQL tests (.slt) of the models; --complete rewrites their expected output.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
     let (command, result) = match cli.command {
         Command::Gen(args) => ("gen", gen_cmd::run(args)),
         Command::Run(args) => ("run", runtime.block_on(run_cmd::run(args))),
+        Command::Ingest(args) => ("ingest", runtime.block_on(run_cmd::ingest(args))),
         Command::Check(args) => ("check", runtime.block_on(check_cmd::run(args))),
         Command::Test(args) => ("test", runtime.block_on(test_cmd::run(args))),
         Command::Bench(args) => ("bench", runtime.block_on(bench_cmd::run(args))),

@@ -46,6 +46,56 @@ pub(crate) struct RunArgs {
     dry_run: bool,
 }
 
+#[derive(Args)]
+pub(crate) struct IngestArgs {
+    /// The pipeline file.
+    #[arg(long, env = "EXHIBITS_PIPELINE", default_value = "pipelines/nightly.toml")]
+    pipeline: PathBuf,
+    /// The as-of date (YYYY-MM-DD): rows dated after it are quarantined.
+    #[arg(long, env = "EXHIBITS_AS_OF")]
+    as_of: NaiveDate,
+    /// Lake folder, overriding the pipeline's `lake`.
+    #[arg(long, env = "EXHIBITS_LAKE")]
+    lake: Option<PathBuf>,
+}
+
+/// `exhibits ingest`: the ingest stage alone — every source's files read, validated and stored
+/// in the lake (nothing built or published). Exit 1 when a source's bad file is not tolerated
+/// (the other files are stored).
+pub(crate) async fn ingest(args: IngestArgs) -> Result<serde_json::Value, Failure> {
+    let mut pipeline = Pipeline::load(&args.pipeline)?;
+    if let Some(lake) = args.lake {
+        pipeline.lake_dir = lake;
+    }
+    let inputs =
+        read_sources(&pipeline, args.as_of).map_err(|f| f.with_summary(json!({ "pipeline": pipeline.name })))?;
+    let mut summary =
+        json!({ "pipeline": pipeline.name, "as_of": args.as_of.to_string(), "inputs": input_summary(&inputs) });
+    if !inputs.bad.is_empty() {
+        summary["bad_files"] = inputs.bad_summary(&pipeline);
+    }
+    let (lake, _lock) = open_lake(&pipeline, args.as_of).map_err(with_summary(&summary))?;
+    summary["restated"] = store(&lake, &inputs).await.map_err(with_summary(&summary))?;
+    bad_files_fail(&pipeline, &inputs, "nothing else was done").map_err(|f| f.with_summary(summary.clone()))?;
+    Ok(summary)
+}
+
+/// Exit 1 naming the bad files of sources that do not tolerate them (`on_bad_file = "fail"`).
+fn bad_files_fail(pipeline: &Pipeline, inputs: &Inputs, consequence: &str) -> Result<(), Failure> {
+    let failing: Vec<String> = inputs.failing(pipeline).map(ToString::to_string).collect();
+    if failing.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        ExitStatus::DataError,
+        anyhow!(
+            "{} bad file(s); the other files were ingested, {consequence} (on_bad_file = \"skip\" tolerates them):\n  {}",
+            failing.len(),
+            failing.join("\n  ")
+        ),
+    ))
+}
+
 pub(crate) async fn run(args: RunArgs) -> Result<serde_json::Value, Failure> {
     let mut pipeline = Pipeline::load(&args.pipeline)?;
     if let Some(lake) = args.lake {
@@ -293,19 +343,11 @@ async fn run_one(
 
     // A bad file that its source does not tolerate fails the run; the other files are ingested
     // (nothing is lost), nothing is built or published.
-    let failing: Vec<String> = inputs.failing(pipeline).map(ToString::to_string).collect();
-    if !failing.is_empty() {
+    if inputs.failing(pipeline).next().is_some() {
         let (lake, _lock) = open_lake(pipeline, as_of).map_err(with_summary(&summary))?;
         summary["restated"] = store(&lake, inputs).await.map_err(with_summary(&summary))?;
-        return Err(Failure::new(
-            ExitStatus::DataError,
-            anyhow!(
-                "{} bad file(s); the other files were ingested, nothing was built or published (on_bad_file = \"skip\" tolerates them):\n  {}",
-                failing.len(),
-                failing.join("\n  ")
-            ),
-        )
-        .with_summary(summary));
+        let failed = bad_files_fail(pipeline, inputs, "nothing was built or published");
+        return failed.map(|_| summary.clone()).map_err(|f| f.with_summary(summary));
     }
     tracing::info!(pipeline = %pipeline.file.display(), %as_of, "run");
 
