@@ -16,7 +16,7 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::IngestError;
@@ -104,6 +104,11 @@ pub fn csv_to_parquet(
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
         .set_column_dictionary_enabled(ColumnPath::from("close"), false)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from("ticker"), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("sector"), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("close"), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("dividend"), EnabledStatistics::None)
         .build();
     let encode =
         |e: parquet::errors::ParquetError| IngestError::Encode { root: target.to_path_buf(), message: e.to_string() };
