@@ -3,8 +3,10 @@
 //! year, streamed in batches (memory does not grow with the file) with one file per worker
 //! thread at a time. This is the `ingest` step of the benchmark workload.
 //!
-//! Not yet the validating reader of the nightly job: a row that does not parse stops its file
-//! with the file, line and reason (arrow-csv's), rather than going to the quarantine.
+//! The typed fast path of the benchmark, not the nightly job's reader: a row that does not parse
+//! stops its file with the file, line and reason (arrow-csv's), rather than going to the
+//! quarantine, and there is no duplicate check. The nightly reader (`read_source_in`) streams
+//! too but validates every row, on one core: 1.17 GB in 11.7 s against this path's 2.6 s on two.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

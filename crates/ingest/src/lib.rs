@@ -27,6 +27,11 @@
 //! again with other content (a vendor correction) replaces that file's rows, and its ledger
 //! entry records the restatement (old and new row counts and dates). Files that no longer
 //! match keep their rows: the lake is the history of what was delivered.
+//!
+//! Reading streams (memory does not grow with the file): a file is copied into a [`Staging`]
+//! folder inside the lake (its sha256 and encoding worked out on the way), read as UTF-8 text
+//! in buffers, and its rows go in batches to Parquet per partition and to the quarantine, in
+//! that folder; [`Lake::store`] renames them into place. Duplicates: see [`Keys`].
 
 mod constituents;
 mod formats;
