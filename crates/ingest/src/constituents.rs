@@ -106,6 +106,8 @@ pub fn csv_to_parquet(
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
         .set_column_dictionary_enabled(ColumnPath::from("close"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("shares"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("dividend"), false)
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_column_statistics_enabled(ColumnPath::from("ticker"), EnabledStatistics::None)
         .set_column_statistics_enabled(ColumnPath::from("sector"), EnabledStatistics::None)
