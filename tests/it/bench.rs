@@ -81,6 +81,15 @@ fn bench_ingest_errors_name_the_file_line_and_expectation() {
             format!("{header}\n{good_row}\n2024-01-02,2,B,Tech,R2000,10,n/a,0\n"),
             vec!["constituents_2024.csv", "'n/a' as type 'Float64' for column close at line 3."],
         ),
+        // Files over 32 MiB are cut into parts read side by side: lines still count from the file.
+        (
+            format!("{header}\n{}2023-12-29,2,B,Tech,R2000,10,5.0,0\n", format!("{good_row}\n").repeat(1_100_000)),
+            vec!["constituents_2024.csv: line 1100002, column date: a date outside 2024"],
+        ),
+        (
+            format!("{header}\n{}2024-01-02,2,B,Tech,R2000,10,n/a,0\n", format!("{good_row}\n").repeat(1_100_000)),
+            vec!["constituents_2024.csv", "'n/a' as type 'Float64' for column close at line 1100002."],
+        ),
     ];
     for (content, expected) in cases {
         std::fs::write(&file, content).unwrap();

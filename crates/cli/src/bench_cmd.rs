@@ -100,7 +100,7 @@ fn ingest(args: &BenchArgs) -> Result<u64, Failure> {
         "date,yield_pct",
         exhibits_ingest::treasury_schema(),
         &args.out.join("treasury_10y.parquet"),
-        |_, _| Ok(()),
+        |_| Ok(()),
     )?;
     Ok(rows)
 }

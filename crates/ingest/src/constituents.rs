@@ -62,66 +62,128 @@ fn file_year(file: &Path) -> Result<i32, IngestError> {
         .ok_or_else(|| bad(file, "expected a file named constituents_YYYY.csv".into()))
 }
 
-/// Converts one file to `out/year=YYYY/part-0.parquet`; returns the rows written.
-fn convert(file: &Path, out: &Path) -> Result<u64, IngestError> {
-    let year = file_year(file)?;
-    let (first, last) = (epoch_day(year, 1, 1), epoch_day(year + 1, 1, 1));
-    let target = out.join(format!("year={year}")).join("part-0.parquet");
-    csv_to_parquet(file, CONSTITUENTS_HEADER, constituents_schema(), &target, |batch, line| {
-        let dates = batch.column(0).as_primitive::<Date32Type>();
-        match dates.values().iter().position(|d| *d < first || *d >= last) {
-            Some(i) => Err(format!("line {}, column date: a date outside {year} in the {year} file", line + i as u64)),
-            None => Ok(()),
+/// A file is cut in parts of about this size, each its own unit of work: with a file per
+/// unit, the last file of a run would keep one core busy while the other idles.
+const PART_BYTES: u64 = 32 << 20;
+
+/// One part of a file: the lines from byte `start` (the header's line, for the first part) to
+/// byte `end`, converted to `out/year=YYYY/part-<index>.parquet`.
+struct Part<'a> {
+    file: &'a Path,
+    index: usize,
+    start: u64,
+    end: u64,
+}
+
+/// Cuts `file` at line ends into parts of about [`PART_BYTES`] each.
+fn parts(file: &Path) -> Result<Vec<Part<'_>>, IngestError> {
+    use std::io::{Seek, SeekFrom};
+    let read_err = |source| IngestError::Read { file: file.to_path_buf(), source };
+    let mut f = File::open(file).map_err(read_err)?;
+    let len = f.metadata().map_err(read_err)?.len();
+    let n = len.div_ceil(PART_BYTES).max(1);
+    let mut cuts = vec![0];
+    for k in 1..n {
+        // The part ends after the first newline at or past its share of the bytes.
+        f.seek(SeekFrom::Start(k * len / n)).map_err(read_err)?;
+        let mut skipped = Vec::new();
+        let read = BufReader::with_capacity(64 << 10, &mut f).read_until(b'\n', &mut skipped).map_err(read_err)?;
+        let at = k * len / n + read as u64;
+        if at > *cuts.last().expect("starts with 0") && at < len {
+            cuts.push(at);
         }
+    }
+    cuts.push(len);
+    Ok(cuts.windows(2).enumerate().map(|(index, w)| Part { file, index, start: w[0], end: w[1] }).collect())
+}
+
+/// Converts one part of a `constituents_YYYY.csv` file; returns the rows written.
+fn convert(part: &Part, out: &Path) -> Result<u64, IngestError> {
+    let year = file_year(part.file)?;
+    let (first, last) = (epoch_day(year, 1, 1), epoch_day(year + 1, 1, 1));
+    let target = out.join(format!("year={year}")).join(format!("part-{}.parquet", part.index));
+    let header = (part.start == 0).then_some(CONSTITUENTS_HEADER);
+    range_to_parquet(part.file, part.start..part.end, header, constituents_schema(), &target, |batch| {
+        let dates = batch.column(0).as_primitive::<Date32Type>();
+        let outside = dates.values().iter().position(|d| *d < first || *d >= last);
+        outside.map_or(Ok(()), |i| Err((i, format!("column date: a date outside {year} in the {year} file"))))
     })
 }
 
 /// Streams a CSV file with exactly `header` into one zstd Parquet file at `target`, in batches;
-/// `check` sees each batch with the line number of its first row. Returns the rows written.
+/// `check` sees each batch and names a row it refuses (its index in the batch, and why).
+/// Returns the rows written.
 pub fn csv_to_parquet(
     file: &Path,
     header: &str,
     schema: SchemaRef,
     target: &Path,
-    check: impl Fn(&RecordBatch, u64) -> Result<(), String>,
+    check: impl Fn(&RecordBatch) -> Result<(), (usize, String)>,
 ) -> Result<u64, IngestError> {
+    let len = std::fs::metadata(file).map_err(|source| IngestError::Read { file: file.to_path_buf(), source })?.len();
+    range_to_parquet(file, 0..len, Some(header), schema, target, check)
+}
+
+/// [`csv_to_parquet`] for the lines in bytes `range` of `file`: the first part of a file starts
+/// with `header`, the others (`None`) with rows.
+fn range_to_parquet(
+    file: &Path,
+    range: std::ops::Range<u64>,
+    header: Option<&str>,
+    schema: SchemaRef,
+    target: &Path,
+    check: impl Fn(&RecordBatch) -> Result<(), (usize, String)>,
+) -> Result<u64, IngestError> {
+    use std::io::{Read, Seek, SeekFrom};
     let read_err = |source| IngestError::Read { file: file.to_path_buf(), source };
-    let mut found = String::new();
-    BufReader::new(File::open(file).map_err(read_err)?).read_line(&mut found).map_err(read_err)?;
-    let found = found.trim_start_matches('\u{feff}').trim_end();
-    if found != header {
-        return Err(bad(file, format!("line 1: expected the header {header:?}, found {found:?}")));
+    let mut f = File::open(file).map_err(read_err)?;
+    if let Some(header) = header {
+        let mut found = String::new();
+        BufReader::new(&mut f).read_line(&mut found).map_err(read_err)?;
+        let found = found.trim_start_matches('\u{feff}').trim_end();
+        if found != header {
+            return Err(bad(file, format!("line 1: expected the header {header:?}, found {found:?}")));
+        }
     }
-    // arrow-csv skips the header itself, so its error messages count lines as the file does.
+    f.seek(SeekFrom::Start(range.start)).map_err(read_err)?;
+    let input = BufReader::with_capacity(1 << 20, f.take(range.end - range.start));
+    // Lines before the part (counted only when an error names a line).
+    let lines_before = || -> u64 {
+        let mut head = File::open(file).map(|f| BufReader::new(f.take(range.start))).ok();
+        head.as_mut().map_or(0, |h| h.split(b'\n').count() as u64)
+    };
+    // arrow-csv skips the header itself; its error messages count the part's lines from 0.
     let csv = arrow::csv::ReaderBuilder::new(schema.clone())
-        .with_header(true)
+        .with_header(header.is_some())
         .with_batch_size(BATCH_ROWS)
-        .build_buffered(BufReader::with_capacity(1 << 20, File::open(file).map_err(read_err)?))
+        .build_buffered(input)
         .map_err(|e| bad(file, e.to_string()))?;
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir).map_err(read_err)?;
     }
-    // Closes are nearly all distinct: a dictionary for them is built, then abandoned when it
-    // grows past its page limit (measured: the dictionary interner was a fifth of ingest's CPU).
-    let props = WriterProperties::builder()
+    // Closes are nearly all distinct, shares and dividends nearly constant per security: for
+    // them a dictionary is work without gain (measured: the dictionary interner was a fifth of
+    // ingest's CPU). Statistics only where a reader prunes by them: dates, ids, index codes.
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
-        .set_column_dictionary_enabled(ColumnPath::from("close"), false)
-        .set_column_dictionary_enabled(ColumnPath::from("shares"), false)
-        .set_column_dictionary_enabled(ColumnPath::from("dividend"), false)
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_column_statistics_enabled(ColumnPath::from("ticker"), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from("sector"), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from("close"), EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from("dividend"), EnabledStatistics::None)
-        .build();
+        .set_statistics_enabled(EnabledStatistics::Chunk);
+    for column in ["close", "shares", "dividend"] {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for column in ["ticker", "sector", "close", "dividend"] {
+        props = props.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+    }
     let encode =
         |e: parquet::errors::ParquetError| IngestError::Encode { root: target.to_path_buf(), message: e.to_string() };
-    let mut writer =
-        ArrowWriter::try_new(File::create(target).map_err(read_err)?, schema.clone(), Some(props)).map_err(encode)?;
+    let mut writer = ArrowWriter::try_new(File::create(target).map_err(read_err)?, schema.clone(), Some(props.build()))
+        .map_err(encode)?;
     let mut rows = 0u64;
     for batch in csv {
-        let batch = batch.map_err(|e| bad(file, file_lines(&e.to_string(), &schema)))?;
-        check(&batch, rows + 2).map_err(|what| bad(file, what))?;
+        let batch = batch.map_err(|e| bad(file, file_lines(&e.to_string(), &schema, lines_before())))?;
+        check(&batch).map_err(|(i, what)| {
+            let line = lines_before() + 1 + u64::from(header.is_some()) + rows + i as u64;
+            bad(file, format!("line {line}, {what}"))
+        })?;
         rows += batch.num_rows() as u64;
         writer.write(&batch).map_err(encode)?;
     }
@@ -129,9 +191,9 @@ pub fn csv_to_parquet(
     Ok(rows)
 }
 
-/// arrow-csv's parse errors say "for column <0-based index> at line <data row, 1-based>"; say
-/// the column's name and the line of the file (the header is line 1) instead.
-fn file_lines(message: &str, schema: &SchemaRef) -> String {
+/// arrow-csv's parse errors say "for column <0-based index> at line <0-based line of the part>";
+/// say the column's name and the line of the file (`before` lines precede the part) instead.
+fn file_lines(message: &str, schema: &SchemaRef, before: u64) -> String {
     let number_after = |key: &str| -> Option<(usize, usize, usize)> {
         let start = message.find(key)? + key.len();
         let len = message[start..].find(|c: char| !c.is_ascii_digit())?;
@@ -139,7 +201,7 @@ fn file_lines(message: &str, schema: &SchemaRef) -> String {
     };
     let mut out = message.to_string();
     if let Some((from, to, row)) = number_after(" at line ") {
-        out.replace_range(from..to, &(row + 1).to_string());
+        out.replace_range(from..to, &(row as u64 + 1 + before).to_string());
     }
     if let Some((from, to, index)) = number_after(" for column ")
         && let Some(field) = schema.fields().get(index)
@@ -153,17 +215,20 @@ fn epoch_day(year: i32, month: u32, day: u32) -> i32 {
     exhibits_core::calendar::epoch_days(chrono::NaiveDate::from_ymd_opt(year, month, day).expect("a valid date"))
 }
 
-/// Converts every `constituents_YYYY.csv` of `files` into `out/year=YYYY/part-0.parquet`, with
-/// up to `threads` files at a time. Returns the rows written, or the error of a file.
+/// Converts every `constituents_YYYY.csv` of `files` into `out/year=YYYY/part-<n>.parquet`
+/// (a file is cut into parts of about 32 MiB), with up to `threads` parts at a time. Returns
+/// the rows written, or the error of a file.
 pub fn constituents_to_parquet(files: &[PathBuf], out: &Path, threads: usize) -> Result<u64, IngestError> {
+    let parts: Vec<Part> =
+        files.iter().map(|f| parts(f)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| {
                     let mut rows = 0;
-                    while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        rows += convert(file, out)?;
+                    while let Some(part) = parts.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        rows += convert(part, out)?;
                     }
                     Ok(rows)
                 })
