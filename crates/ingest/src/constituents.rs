@@ -1,7 +1,7 @@
 //! The canonical constituents CSV (SPEC §3, `constituents_YYYY.csv`:
 //! `date,security_id,ticker,sector,index_code,shares,close,dividend`) to Parquet partitioned by
-//! year, streamed in batches (memory does not grow with the file) with one file per worker
-//! thread at a time. This is the `ingest` step of the benchmark workload.
+//! year, streamed in batches (memory does not grow with the file), each worker thread on one
+//! ~32 MiB part of a file at a time. This is the `ingest` step of the benchmark workload.
 //!
 //! The typed fast path of the benchmark, not the nightly job's reader: a row that does not parse
 //! stops its file with the file, line and reason (arrow-csv's), rather than going to the
