@@ -343,11 +343,10 @@ async fn run_one(
 
     // A bad file that its source does not tolerate fails the run; the other files are ingested
     // (nothing is lost), nothing is built or published.
-    if inputs.failing(pipeline).next().is_some() {
+    if let Err(failed) = bad_files_fail(pipeline, inputs, "nothing was built or published") {
         let (lake, _lock) = open_lake(pipeline, as_of).map_err(with_summary(&summary))?;
         summary["restated"] = store(&lake, inputs).await.map_err(with_summary(&summary))?;
-        let failed = bad_files_fail(pipeline, inputs, "nothing was built or published");
-        return failed.map(|_| summary.clone()).map_err(|f| f.with_summary(summary));
+        return Err(failed.with_summary(summary));
     }
     tracing::info!(pipeline = %pipeline.file.display(), %as_of, "run");
 
