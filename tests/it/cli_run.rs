@@ -211,7 +211,12 @@ fn ingest_alone_stores_every_file_builds_nothing_and_leaves_no_staging() {
     // A bad file: exit 1 naming it; the other source's file is still stored.
     std::fs::write(demo.path().join("data/treasury_10y.csv"), "when,what\n1,2\n").unwrap();
     let bad = ingest();
-    assert_exit(&bad, 1, "data_error", &["1 bad file(s); the other files were ingested, nothing else was done", "treasury_10y.csv"]);
+    assert_exit(
+        &bad,
+        1,
+        "data_error",
+        &["1 bad file(s); the other files were ingested, nothing else was done", "treasury_10y.csv"],
+    );
     assert_eq!(bad.summary["inputs"].as_array().unwrap().len(), 1, "{}", bad.summary);
 }
 
