@@ -240,4 +240,18 @@ mod tests {
         assert_eq!(keys.earlier(10, "a", 5).unwrap(), Some(Earlier::Line(2)));
         assert!(!keys.revisited());
     }
+
+    #[test]
+    fn another_file_is_read_only_for_rows_within_its_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys = Keys::default();
+        keys.begin_file("t", false);
+        assert_eq!(keys.earlier(100, "a", 2).unwrap(), None);
+        keys.end_file("first.csv", Some((100, 100)), dir.path());
+        keys.begin_file("t", false);
+        assert_eq!(keys.earlier(101, "a", 2).unwrap(), None);
+        assert!(!keys.others[0].loaded, "a date outside the other file's range reads nothing");
+        assert_eq!(keys.earlier(100, "a", 3).unwrap(), None, "nothing staged in the folder");
+        assert!(keys.others[0].loaded);
+    }
 }
