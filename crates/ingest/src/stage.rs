@@ -80,6 +80,11 @@ impl Staging {
     }
 }
 
+/// A Parquet writer's error, for the file or folder `root`.
+fn encode_err(root: &Path) -> impl Fn(parquet::errors::ParquetError) -> IngestError + '_ {
+    |e| IngestError::Encode { root: root.to_path_buf(), message: e.to_string() }
+}
+
 fn writer_props() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
@@ -137,10 +142,6 @@ impl<'k> Out<'k> {
         }
     }
 
-    fn encode_err(&self) -> impl Fn(parquet::errors::ParquetError) -> IngestError + '_ {
-        |e| IngestError::Encode { root: self.rows.clone(), message: e.to_string() }
-    }
-
     /// One more row read from the file (accepted or not).
     pub(crate) fn row_read(&mut self) {
         self.rows_read += 1;
@@ -189,11 +190,9 @@ impl<'k> Out<'k> {
                 .and_then(|_| File::create(&self.quarantine))
                 .map_err(|source| IngestError::Read { file: self.quarantine.clone(), source })?;
             let writer = ArrowWriter::try_new(file, quarantine_schema(), Some(writer_props()));
-            self.quarantined = Some(writer.map_err(self.encode_err())?);
+            self.quarantined = Some(writer.map_err(encode_err(&self.quarantine))?);
         }
-        let encode =
-            |e: parquet::errors::ParquetError| IngestError::Encode { root: self.rows.clone(), message: e.to_string() };
-        self.quarantined.as_mut().expect("opened").write(&batch).map_err(encode)
+        self.quarantined.as_mut().expect("opened").write(&batch).map_err(encode_err(&self.quarantine))
     }
 
     /// Accepted rows, in the lake table's schema: written to their partitions.
@@ -207,7 +206,7 @@ impl<'k> Out<'k> {
             if let Some(last) = self.last_partition.take().filter(|l| *l != partition)
                 && let Some(w) = self.writers.get_mut(&last)
             {
-                w.flush().map_err(|e| IngestError::Encode { root: self.rows.clone(), message: e.to_string() })?;
+                w.flush().map_err(encode_err(&self.rows))?;
             }
             self.last_partition = Some(partition.clone());
             let writer = match self.writers.entry(partition.clone()) {
@@ -218,12 +217,12 @@ impl<'k> Out<'k> {
                     let file = std::fs::create_dir_all(&dir)
                         .and_then(|_| File::create(&path))
                         .map_err(|source| IngestError::Read { file: path.clone(), source })?;
-                    let w = ArrowWriter::try_new(file, rows.schema(), Some(writer_props()))
-                        .map_err(|e| IngestError::Encode { root: path, message: e.to_string() })?;
+                    let w =
+                        ArrowWriter::try_new(file, rows.schema(), Some(writer_props())).map_err(encode_err(&path))?;
                     v.insert(w)
                 }
             };
-            writer.write(&rows).map_err(|e| IngestError::Encode { root: self.rows.clone(), message: e.to_string() })?;
+            writer.write(&rows).map_err(encode_err(&self.rows))?;
         }
         Ok(())
     }
@@ -233,12 +232,10 @@ impl<'k> Out<'k> {
         if !self.pending.is_empty() || self.quarantined.is_none() {
             self.flush_rejected()?;
         }
-        let encode =
-            |e: parquet::errors::ParquetError| IngestError::Encode { root: self.rows.clone(), message: e.to_string() };
         for (_, w) in std::mem::take(&mut self.writers) {
-            w.close().map_err(encode)?;
+            w.close().map_err(encode_err(&self.rows))?;
         }
-        self.quarantined.take().expect("opened").close().map_err(encode)?;
+        self.quarantined.take().expect("opened").close().map_err(encode_err(&self.quarantine))?;
         Ok(Staged {
             rows_read: self.rows_read,
             accepted: self.accepted,
