@@ -148,10 +148,7 @@ fn range_to_parquet(
     f.seek(SeekFrom::Start(range.start)).map_err(read_err)?;
     let input = BufReader::with_capacity(1 << 20, f.take(range.end - range.start));
     // Lines before the part (counted only when an error names a line).
-    let lines_before = || -> u64 {
-        let mut head = File::open(file).map(|f| BufReader::new(f.take(range.start))).ok();
-        head.as_mut().map_or(0, |h| h.split(b'\n').count() as u64)
-    };
+    let lines_before = || crate::input::newlines_before(file, range.start).unwrap_or(0);
     // arrow-csv skips the header itself; its error messages count the part's lines from 0.
     let csv = arrow::csv::ReaderBuilder::new(schema.clone())
         .with_header(header.is_some())

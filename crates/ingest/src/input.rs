@@ -112,7 +112,7 @@ fn choose_encoding(
         Some(enc) if enc == UTF_8 => match seen.not_utf8 {
             None => Ok((enc, 0)),
             Some((at, byte)) => {
-                let line = 1 + count_newlines(copy, at)?;
+                let line = 1 + newlines_before(copy, at).map_err(io_err(copy))?;
                 Err(bad(format!(
                     "the file is not UTF-8 text (the source says encoding = {:?}): byte 0x{byte:02X} at line {line} is not UTF-8; \
                      a Latin-1 or Windows-1252 file needs encoding = \"windows-1252\"",
@@ -145,11 +145,19 @@ fn decodes(path: &Path, enc: &'static Encoding, skip: usize) -> Result<bool, Ing
     }
 }
 
-/// How many newlines come before byte `at` of the file.
-fn count_newlines(path: &Path, at: u64) -> Result<u64, IngestError> {
-    let mut head = Vec::new();
-    File::open(path).and_then(|f| f.take(at).read_to_end(&mut head)).map_err(io_err(path))?;
-    Ok(head.iter().filter(|b| **b == b'\n').count() as u64)
+/// How many newlines come before byte `at` of the file at `path` (read in buffers).
+pub(crate) fn newlines_before(path: &Path, at: u64) -> std::io::Result<u64> {
+    let mut head = BufReader::with_capacity(CHUNK, File::open(path)?.take(at));
+    let mut n = 0;
+    loop {
+        let buf = head.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(n);
+        }
+        n += buf.iter().filter(|b| **b == b'\n').count() as u64;
+        let len = buf.len();
+        head.consume(len);
+    }
 }
 
 impl RawCopy {

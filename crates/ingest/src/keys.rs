@@ -92,7 +92,7 @@ impl Keys {
         found.sort();
         for (name, dir) in found {
             // The ledger says which dates the file holds; without an entry, any date.
-            let ledger = lake_root.join("ledger").join(format!("source={source}")).join(format!("file={name}.json"));
+            let ledger = lake_root.join(format!("ledger/{}.json", crate::Lake::part_of(source, &name)));
             let range = std::fs::read(&ledger)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<crate::LedgerEntry>(&b).ok())

@@ -128,7 +128,12 @@ impl Lake {
     fn part(report: &SourceReport) -> String {
         let file =
             report.file.file_name().map_or_else(|| report.file.display().to_string(), |f| f.to_string_lossy().into());
-        format!("source={}/file={file}", report.source)
+        Self::part_of(&report.source, &file)
+    }
+
+    /// The part of `source`'s file named `file`.
+    pub(crate) fn part_of(source: &str, file: &str) -> String {
+        format!("source={source}/file={file}")
     }
 
     async fn get(&self, path: &str) -> Result<Option<Bytes>, IngestError> {
