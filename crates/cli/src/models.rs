@@ -8,23 +8,12 @@ use exhibits_core::pipeline::Pipeline;
 use exhibits_ingest::Lake;
 use exhibits_sql::{Contracts, ModelSession, Project, SqlError};
 
-/// The lake tables every model may read, with their canonical schemas.
-fn lake_schemas() -> [(&'static str, exhibits_ingest::SchemaRef); 5] {
-    [
-        ("constituents", exhibits_ingest::lake_constituents_schema()),
-        ("holdings", exhibits_ingest::holdings_schema()),
-        ("index_levels", exhibits_ingest::index_levels_schema()),
-        ("yields", exhibits_ingest::yields_schema()),
-        ("quarantine", exhibits_ingest::quarantine_schema()),
-    ]
-}
-
 /// A session for `pipeline` at `as_of`, with the project and contracts of its models folder.
 /// The `lake.*` tables are empty tables with the canonical schemas, enough to plan every model
 /// without touching any storage; [`attach_lake`] points them at the data.
 pub(crate) fn open(pipeline: &Pipeline, as_of: NaiveDate) -> Result<(ModelSession, Project, Contracts), SqlError> {
     let session = ModelSession::new();
-    for (table, schema) in lake_schemas() {
+    for (table, schema) in exhibits_ingest::lake_tables() {
         session.register_lake_schema(table, schema)?;
     }
     session.register_params(as_of, &pipeline.params)?;
@@ -37,7 +26,7 @@ pub(crate) fn open(pipeline: &Pipeline, as_of: NaiveDate) -> Result<(ModelSessio
 
 /// Points the session's `lake.*` tables at the ingested Parquet of `lake`.
 pub(crate) fn attach_lake(session: &ModelSession, lake: &Lake) -> Result<(), SqlError> {
-    for (table, schema) in lake_schemas() {
+    for (table, schema) in exhibits_ingest::lake_tables() {
         session.register_lake_table(table, &lake.table_dir(table), schema)?;
     }
     Ok(())

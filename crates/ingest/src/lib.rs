@@ -229,17 +229,23 @@ impl ReadSource {
     /// The accepted rows, in the lake table's canonical schema, read back from the staged
     /// partitions in partition order (for inspection).
     pub fn batch(&self) -> arrow::array::RecordBatch {
-        let schema = match self.report.table.as_str() {
-            "index_levels" => index_levels_schema(),
-            "yields" => yields_schema(),
-            "constituents" => lake_constituents_schema(),
-            _ => holdings_schema(),
-        };
+        let (_, schema) = lake_tables().into_iter().find(|(t, _)| *t == self.report.table).expect("a lake table");
         let mut files = parquet_files(&self.staged.rows);
         files.sort();
         let batches: Vec<_> = files.iter().flat_map(|f| read_parquet(f)).collect();
         arrow::compute::concat_batches(&schema, &batches).expect("staged rows have the table's schema")
     }
+}
+
+/// The lake's tables, with their canonical schemas.
+pub fn lake_tables() -> [(&'static str, SchemaRef); 5] {
+    [
+        ("constituents", lake_constituents_schema()),
+        ("holdings", holdings_schema()),
+        ("index_levels", index_levels_schema()),
+        ("yields", yields_schema()),
+        ("quarantine", quarantine_schema()),
+    ]
 }
 
 /// Every batch of a staged Parquet file (which this process wrote).
